@@ -1,0 +1,75 @@
+"""compile(spec) -> CompiledKernel: build the op, run the pipeline, keep every stage's IR."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import MoeCodegenError
+from .mlir import new_context, parse_module
+from .ops import build_module_text, kernel_name
+from .pipeline import extract_assembly, pipeline, run_stages
+from .resources import amdgpu_resources, mma_valu_ratio
+from .spec import KernelSpec
+from .targets import get_target
+
+_CACHE: dict = {}
+
+
+@dataclass
+class CompiledKernel:
+    spec: KernelSpec
+    name: str
+    isa: str                      # assembly (AMD) / PTX (NVIDIA)
+    ir: dict                      # stage label -> IR text after that stage, in order
+    resources: dict
+    launch: dict                  # block size, tile sizes, grid rule
+    binary: bytes = b""           # loadable object where the target has one here
+    stats: dict = field(default_factory=dict)
+
+    def dump(self, directory) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for i, (label, text) in enumerate(self.ir.items(), start=1):
+            (d / f"{i:02d}-{label}.mlir").write_text(text)
+        suffix = get_target(self.spec.target).isa_suffix
+        (d / f"kernel{suffix}").write_text(self.isa)
+        (d / "resources.json").write_text(json.dumps({**self.resources, **self.stats}, indent=2) + "\n")
+        (d / "launch.json").write_text(json.dumps(self.launch, indent=2) + "\n")
+        return d
+
+
+def _launch_info(module_text: str, spec: KernelSpec) -> dict:
+    import re
+    m = re.search(r"moe\.launch = \{([^}]*)\}", module_text)
+    if not m:
+        raise MoeCodegenError("kernel has no launch metadata")
+    info = {k: int(v) for k, v in re.findall(r"(\w+) = (\d+) : i64", m.group(1))}
+    info["kernel"] = kernel_name(spec)
+    info["grid_x"] = "ceil(max_padded / tile_m)"
+    info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
+                    "tokens:i32"]
+    return info
+
+
+def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> CompiledKernel:
+    """Compile one stage. Same spec -> same IR and assembly, byte for byte (and a cache hit)."""
+    spec = spec.validate()
+    key = spec.key()
+    if use_cache and key in _CACHE and dump_ir is None:
+        return _CACHE[key]
+    stages, binary = pipeline(f"moe-to-{spec.target}")
+    with new_context() as ctx:
+        module = parse_module(build_module_text(spec), ctx)
+        log = run_stages(module, stages, dump_dir=dump_ir)
+        launch_src = next(s.ir for s in log.stages if s.label == "moe-to-kernel")
+        run_stages(module, [binary], dump_dir=dump_ir, first_index=len(stages) + 1, log=log)
+        asm = extract_assembly(module)
+    ir_by_stage = {s.label: s.ir for s in log.stages}
+    resources = amdgpu_resources(asm)
+    kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources,
+                            _launch_info(launch_src, spec), stats=mma_valu_ratio(asm))
+    if dump_ir is not None:
+        kernel.dump(dump_ir)
+    _CACHE[key] = kernel
+    return kernel

@@ -1,0 +1,112 @@
+"""The high-level `moe.gemm` op: build it from a spec, read a spec back from it.
+
+`moe` is not a registered dialect (FlyDSL's bindings have no IRDL loader), so
+the op is written in generic form with typed attributes:
+
+  "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids,
+             %num_valid, %out) {stage = 1 : i64, dtype = "int4_fp8", ...}
+
+Operands, in order (stage 1 / stage 2):
+  x          memref<?xK x act>      / memref<?xTOPKxK x act>   activations
+  w          memref<E x N x K/2 x i8>  int4 weights, prepared (packed, preshuffled) bytes
+  sx         memref<?xf32>          / memref<?xTOPKxf32>        activation scales
+  sw         memref<E x K/G x N x bf16|f32> (group) or memref<E x N x f32> (per row)
+  sorted_ids memref<?xi32>, sorted_weights memref<?xf32>, expert_ids memref<?xi32>,
+  num_valid  memref<1xi32>
+  out        memref<?xTOPKxINTER x out> / memref<?xMODEL x out>
+"""
+from __future__ import annotations
+
+from .errors import MoeCodegenError
+from .spec import KernelSpec
+from .targets import get_target
+
+OPERAND_NAMES = ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out")
+INT_ATTRS = ("stage", "group_size", "model_dim", "inter_dim", "experts", "topk")
+STR_ATTRS = ("dtype", "out_dtype", "mode", "target")
+PLAN_ATTRS = ("tile_m", "tile_n", "tile_k")
+OUT_MLIR = {"bf16": "bf16", "f16": "f16", "f32": "f32"}
+
+
+def operand_types(spec: KernelSpec) -> list:
+    """The memref type of every operand, as the verifier expects them."""
+    t = get_target(spec.target)
+    K, N, E = spec.k_dim, spec.n_dim, spec.experts
+    act = t.fp8_type
+    if spec.stage == 1:
+        x, sx = f"memref<?x{K}x{act}>", "memref<?xf32>"
+        out = f"memref<?x{spec.topk}x{spec.inter_dim}x{OUT_MLIR[spec.out_dtype]}>"
+    else:
+        x, sx = f"memref<?x{spec.topk}x{K}x{act}>", f"memref<?x{spec.topk}xf32>"
+        out = f"memref<?x{spec.model_dim}x{OUT_MLIR[spec.out_dtype]}>"
+    if spec.group_size == -1:
+        sw = f"memref<{E}x{N}xf32>"
+    else:
+        sw = f"memref<{E}x{K // spec.group_size if K % spec.group_size == 0 else '?'}x{N}xbf16>"
+    return [x, f"memref<{E}x{N}x{K // 2}xi8>", sx, sw, "memref<?xi32>", "memref<?xf32>",
+            "memref<?xi32>", "memref<1xi32>", out]
+
+
+def kernel_name(spec: KernelSpec) -> str:
+    g = "row" if spec.group_size == -1 else f"g{spec.group_size}"
+    return f"moe_stage{spec.stage}_{spec.dtype}_{g}_{spec.out_dtype}_{spec.mode}"
+
+
+def attr_text(spec: KernelSpec) -> str:
+    parts = [f"{a} = {getattr(spec, a)} : i64" for a in INT_ATTRS]
+    parts += [f'{a} = "{getattr(spec, a)}"' for a in STR_ATTRS]
+    parts.append(f"doweight_stage1 = {'true' if spec.doweight_stage1 else 'false'}")
+    for a in PLAN_ATTRS:
+        if getattr(spec, a) is not None:
+            parts.append(f"{a} = {getattr(spec, a)} : i64")
+    if spec.tokens_hint is not None:
+        parts.append(f"tokens_hint = {spec.tokens_hint} : i64")
+    return "{" + ", ".join(parts) + "}"
+
+
+def build_module_text(spec: KernelSpec) -> str:
+    """A module holding one func with one `moe.gemm`: the input of every pipeline."""
+    spec.validate()
+    types = operand_types(spec)
+    args = ", ".join(f"%{n}: {ty}" for n, ty in zip(OPERAND_NAMES, types))
+    uses = ", ".join(f"%{n}" for n in OPERAND_NAMES)
+    return (
+        "module {\n"
+        f"  func.func @{kernel_name(spec)}({args}) {{\n"
+        f'    "moe.gemm"({uses}) {attr_text(spec)} : ({", ".join(types)}) -> ()\n'
+        "    return\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def _attr_value(attr):
+    from .mlir import ir
+    for cls in (ir.BoolAttr, ir.IntegerAttr, ir.StringAttr):
+        if isinstance(attr, cls):
+            return attr.value
+    return None
+
+
+def spec_from_op(op) -> KernelSpec:
+    """Read a KernelSpec from a `moe.gemm` op; raises MoeCodegenError naming the bad attribute."""
+    attrs = {name: _attr_value(op.attributes[name]) for name in op.attributes}
+    kw = {}
+    for name in INT_ATTRS + PLAN_ATTRS + ("tokens_hint",):
+        if name in attrs:
+            if not isinstance(attrs[name], int) or isinstance(attrs[name], bool):
+                raise MoeCodegenError(f"attribute '{name}' must be an integer")
+            kw[name] = attrs[name]
+        elif name in INT_ATTRS:
+            raise MoeCodegenError(f"missing attribute '{name}'")
+    for name in STR_ATTRS:
+        if name not in attrs:
+            raise MoeCodegenError(f"missing attribute '{name}'")
+        if not isinstance(attrs[name], str):
+            raise MoeCodegenError(f"attribute '{name}' must be a string")
+        kw[name] = attrs[name]
+    dw = attrs.get("doweight_stage1", False)
+    if not isinstance(dw, bool):
+        raise MoeCodegenError("attribute 'doweight_stage1' must be a bool")
+    kw["doweight_stage1"] = dw
+    return KernelSpec(**kw)

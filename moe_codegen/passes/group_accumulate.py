@@ -1,0 +1,37 @@
+"""moe-group-accumulate: expand `moe.group_mma` into a fresh MMA chain plus a fused scale-add.
+
+  running' = fma(mma_chain(a_i, b_i, from zero), splat(s_group), running)
+
+One fresh accumulator per K group (SPEC: G/32 K32 MMAs per group), scaled in
+f32 inside the K loop; the running sum is never converted again.
+"""
+from __future__ import annotations
+
+from ..mlir import ir, walk_ops
+from ..rewrite import expand
+from .registry import DiagnosedError, register
+
+
+def _build(op):
+    steps = ir.IntegerAttr(op.attributes["steps"]).value
+    atom = str(op.attributes["atom"])
+    n = len(op.operands)
+    if n != 2 * steps + 2:
+        raise DiagnosedError(f"moe.group_mma with steps = {steps} needs {2 * steps + 2} operands, got {n}", op)
+    acc_t = str(op.results[0].type)
+    a_t, b_t = str(op.operands[0].type), str(op.operands[steps].type)
+
+    def build(e, args):
+        acc = e.op(f"arith.constant dense<0.0> : {acc_t}")
+        for i in range(steps):
+            acc = e.generic("moe.mma", [args[i], args[steps + i], acc], [a_t, b_t, acc_t], acc_t, f"atom = {atom}")
+        s = e.op(f"vector.broadcast {args[-1]} : f32 to {acc_t}")
+        return [e.op(f"llvm.intr.fma({acc}, {s}, {args[-2]}) : ({acc_t}, {acc_t}, {acc_t}) -> {acc_t}")]
+
+    return build
+
+
+@register("moe-group-accumulate", "Expand moe.group_mma: fresh MMA chain per K group, then running += acc * s.")
+def run(module) -> None:
+    for op in walk_ops(module, "moe.group_mma"):
+        expand(op, _build(op))

@@ -1,0 +1,100 @@
+"""moe-plan: choose tile_m / tile_n / tile_k and the wave split; refuse what cannot fit.
+
+The chosen values are written back onto the op as integer attributes, so the
+plan is visible in the IR and a later pass reads nothing but the op.
+"""
+from __future__ import annotations
+
+from ..mlir import attr, walk_ops
+from ..ops import spec_from_op
+from ..targets import get_target
+from .registry import DiagnosedError, register
+
+MAX_WAVES = 4
+# Accumulator registers per lane we allow, so that stage 1 keeps >= 2 waves per
+# SIMD (512 unified VGPR+AGPR / 2) with room left for operands and addresses.
+ACC_REG_BUDGET = 160
+
+
+def default_tile_m(tokens_hint):
+    if tokens_hint is None:
+        return 32
+    if tokens_hint <= 64:
+        return 16
+    if tokens_hint <= 256:
+        return 32
+    return 64
+
+
+def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
+    m_reps = tile_m // atom.m
+    subs = (tile_n // waves) // atom.n * (2 if stage == 1 else 1)
+    live = m_reps * subs * atom.c_elems
+    # a group-wise kernel holds a fresh accumulator per MMA beside the running sum
+    return live * (2 if grouped else 1)
+
+
+def choose(spec):
+    target = get_target(spec.target)
+    atom = target.mma[spec.dtype]
+    K, out_n = spec.k_dim, spec.out_n
+    pair = 2 * atom.n  # one prepared N block: two MMA tiles whose columns interleave
+    notes = []
+
+    tile_m = spec.tile_m or default_tile_m(spec.tokens_hint)
+    if tile_m % atom.m or tile_m > 128:
+        raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most 128")
+
+    step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)
+    if spec.tile_k is not None:
+        tile_k = spec.tile_k
+        if tile_k % step or K % tile_k:
+            raise ValueError(f"tile_k {tile_k} must be a multiple of {step} and divide K = {K}")
+    else:
+        tile_k = next((t for t in (128, 256, 64) if t % step == 0 and K % t == 0), None)
+        if tile_k is None:
+            raise ValueError(f"no tile_k in (64, 128, 256) is a multiple of {step} and divides K = {K}")
+
+    def waves_for(tn):
+        return next(w for w in (MAX_WAVES, 2, 1) if (tn // pair) % w == 0)
+
+    grouped = spec.group_size > 0
+    if spec.tile_n is not None:
+        tile_n = spec.tile_n
+        if tile_n % pair or out_n % tile_n:
+            raise ValueError(f"tile_n {tile_n} must be a multiple of {pair} and divide N = {out_n}")
+        regs = acc_registers(spec.stage, tile_m, tile_n, waves_for(tile_n), atom, grouped)
+        if regs > ACC_REG_BUDGET:
+            raise ValueError(
+                f"tile {tile_m}x{tile_n} needs {regs} accumulator registers per lane, over the "
+                f"budget of {ACC_REG_BUDGET} that keeps 2 waves per SIMD on {target.name}; "
+                f"use a smaller tile_m or tile_n")
+    else:
+        tile_n = None
+        for tn in (256, 128, 64, 32):
+            if tn % pair or out_n % tn:
+                continue
+            regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
+            if regs <= ACC_REG_BUDGET and tn // waves_for(tn) <= 2 * pair:
+                tile_n = tn
+                break
+            notes.append(f"tile_n {tn} refused ({regs} accumulator registers per lane)")
+        if tile_n is None:
+            raise ValueError(f"no tile_n fits N = {out_n} with tile_m {tile_m}: " + "; ".join(notes))
+    waves = waves_for(tile_n)
+    lds = 0  # operands go global -> registers; nothing staged in LDS
+    if lds > target.lds_limit:
+        raise ValueError(f"LDS {lds} bytes exceeds the {target.name} limit of {target.lds_limit}")
+    return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves), notes
+
+
+@register("moe-plan", "Choose tiles and the wave split for each moe.gemm; refuse tiles that do not fit.")
+def run(module) -> None:
+    for op in walk_ops(module, "moe.gemm"):
+        spec = spec_from_op(op)
+        try:
+            plan, _ = choose(spec)
+        except ValueError as e:
+            raise DiagnosedError(f"'moe.gemm' {e}", op) from None
+        for k, v in plan.items():
+            op.attributes[k] = attr(f"{v} : i64")

@@ -1,0 +1,238 @@
+"""moe-to-kernel: outline each planned `moe.gemm` into a gpu.module kernel.
+
+The kernel is written at lane level in upstream dialects (arith, scf, gpu,
+llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
+
+  moe.load          global load with a validity bit (invalid lanes read zero)
+  moe.uniform       the value is the same in every lane of the wave
+  moe.unpack_int4   one 32-bit word of 8 int4 codes -> one MMA operand   (moe-unpack-int4)
+  moe.group_mma     running += (MMA chain over one K group from zero) * s (moe-group-accumulate)
+  moe.mma           one wave-level MMA                                  (target lowering)
+  moe.epilogue      activation, scales, routed weight, store or atomic  (moe-epilogue)
+
+Mapping: grid.x walks tile_m blocks of the sorted rows, grid.y walks tile_n
+columns of the output; each wave owns tile_n/waves columns as pairs of MMA
+tiles whose columns interleave (tile r, column c -> 2c + r), so every lane
+ends with two adjacent output columns: the unit of a packed 16-bit store or
+atomic.  Sentinel rows load zero activations and store nothing.
+"""
+from __future__ import annotations
+
+from ..emitter import Emitter
+from ..mlir import ir, walk_ops
+from ..ops import OPERAND_NAMES, kernel_name, spec_from_op
+from ..targets import get_target
+from .registry import DiagnosedError, register
+
+PTR = "!llvm.ptr<1>"
+TOKEN_MASK = 0xFFFFFF
+F32X2 = "vector<2xf32>"
+
+
+def _plan(op):
+    try:
+        return {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
+    except KeyError:
+        raise DiagnosedError("'moe.gemm' has no plan: run moe-plan before moe-to-kernel", op) from None
+
+
+def emit_kernel(spec, plan) -> str:
+    target = get_target(spec.target)
+    atom = target.mma[spec.dtype]
+    if atom.name != "mfma_f32_16x16x32_fp8":
+        raise DiagnosedError(f"moe-to-kernel has no lane layout for atom {atom.name}")
+    tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
+    W = target.wave_size
+    K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
+    m_reps = tm // atom.m
+    wave_n = tn // waves
+    pairs = wave_n // (2 * atom.n)
+    G = spec.group_size
+    grouped = G > 0
+    gu_count = 2 if spec.stage == 1 else 1
+    k64_blocks = K // 64
+    slab = 64 * 8            # bytes of one MMA tile's K64 slab: 64 lanes x 8 bytes
+    acc_t = atom.c_type
+
+    e = Emitter()
+    i32 = "i32"
+
+    def load(base, off, valid, type_):
+        return e.generic("moe.load", [base, off, valid], [PTR, i32, "i1"], type_)
+
+    true = e.c("true", "i1")
+    tid = e.op(f"arith.index_cast {e.op('gpu.thread_id x')} : index to i32")
+    bx = e.op(f"arith.index_cast {e.op('gpu.block_id x')} : index to i32")
+    by = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
+    lane = e.op(f"arith.remui {tid}, {e.c(W)} : i32")
+    wave = e.generic("moe.uniform", [e.op(f"arith.divui {tid}, {e.c(W)} : i32")], [i32], i32)
+    col = e.op(f"arith.remui {lane}, {e.c(16)} : i32")
+    quad = e.op(f"arith.divui {lane}, {e.c(16)} : i32")
+    nvalid = e.generic("moe.uniform", [load("%num_valid", e.c(0), true, i32)], [i32], i32)
+    row0 = e.mulc(bx, tm)
+    active = e.op(f"arith.cmpi slt, {row0}, {nvalid} : i32")
+    e.line(f"scf.if {active} {{")
+    e.depth += 1
+    eid = e.generic("moe.uniform", [load("%expert_ids", e.mulc(bx, 4), true, i32)], [i32], i32)
+    has_expert = e.op(f"arith.cmpi sge, {eid}, {e.c(0)} : i32")
+    e.line(f"scf.if {has_expert} {{")
+    e.depth += 1
+
+    # per-expert bases (64-bit: all experts' weights exceed 2^32 bytes)
+    e64 = e.op(f"arith.extsi {eid} : i32 to i64")
+    w_e = e.op(f"llvm.getelementptr %w[{e.mulc(e64, N * K // 2, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
+    sw_bytes = (K // G) * N * 2 if grouped else N * 4
+    sw_e = e.op(f"llvm.getelementptr %sw[{e.mulc(e64, sw_bytes, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
+    n0 = e.add(e.mulc(by, tn), e.mulc(wave, wave_n))
+
+    def row_info(row):
+        v = load("%sorted_ids", e.mulc(row, 4), true, i32)
+        tok = e.op(f"arith.andi {v}, {e.c(TOKEN_MASK)} : i32")
+        slot = e.op(f"arith.shrui {v}, {e.c(24)} : i32")
+        valid = e.op(f"arith.cmpi ult, {tok}, %tokens : i32")
+        return tok, slot, valid
+
+    # activation row of each lane for the A operand (row = lane % 16 of each m tile)
+    a_rows = []
+    for m in range(m_reps):
+        tok, slot, valid = row_info(e.add(row0, e.addc(col, m * atom.m)))
+        arow = tok if spec.stage == 1 else e.add(e.mulc(tok, topk), slot)
+        a_rows.append((e.add(e.mulc(arow, K), e.mulc(quad, 8)), valid))
+
+    # MMA sub-tiles of this wave: (pair, r, gate/up) -> prepared weight slab, scale column
+    subs = []
+    for p in range(pairs):
+        for gu in range(gu_count):
+            nrow = e.addc(n0, 32 * p + gu * inter)           # first weight row of the pair block
+            nb = e.op(f"arith.divui {nrow}, {e.c(32)} : i32")
+            scol = e.add(nrow, e.mulc(col, 2))               # weight row of r = 0; r = 1 is next
+            for r in range(2):
+                base = e.addc(e.add(e.mulc(nb, k64_blocks * 2 * slab), e.mulc(lane, 8)), r * slab)
+                subs.append(dict(p=p, gu=gu, r=r, base=base, scol=scol))
+
+    zero = e.op(f"arith.constant dense<0.0> : {acc_t}")
+    n_acc = m_reps * len(subs)
+    acc_types = ", ".join([acc_t] * n_acc)
+    iters = ", ".join(f"%run{i} = {zero}" for i in range(n_acc))
+    kt_name = "%kt"
+    results = e.multi(f"scf.for {kt_name} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
+                      f"iter_args({iters}) -> ({acc_types}) : i32 {{", n_acc, "acc")
+    e.depth += 1
+    running = [f"%run{i}" for i in range(n_acc)]
+    steps_a = [[] for _ in range(m_reps)]  # per m: A operand of each K32 step
+    steps_b = [[] for _ in subs]
+    kb0 = e.op(f"arith.divui {kt_name}, {e.c(64)} : i32")
+    for kk in range(tk // 64):
+        koff = e.mulc(e.addc(kb0, kk), 2 * slab)
+        words = [load(w_e, e.add(s["base"], koff), true, "vector<2xi32>") for s in subs]
+        for h in range(2):
+            k32 = e.addc(kt_name, kk * 64 + h * 32)
+            for m, (aoff, valid) in enumerate(a_rows):
+                steps_a[m].append(load("%x", e.add(aoff, k32), valid, atom.a_type))
+            for si, wv in enumerate(words):
+                word = e.op(f"vector.extract {wv}[{h}] : i32 from vector<2xi32>")
+                steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type, 'to = "fp8"'))
+    n_steps = tk // 32
+    if grouped:
+        gsteps = G // 32
+        for j0 in range(0, n_steps, gsteps):
+            gidx = e.addc(e.op(f"arith.divui {kt_name}, {e.c(G)} : i32"), j0 // gsteps)
+            scales = {}
+            for s in subs:
+                key = (s["p"], s["gu"])
+                if key not in scales:
+                    off = e.mulc(e.add(e.mulc(gidx, N), s["scol"]), 2)
+                    pair = load(sw_e, off, true, "vector<2xbf16>")
+                    scales[key] = e.op(f"arith.extf {pair} : vector<2xbf16> to {F32X2}")
+                s_r = e.op(f"vector.extract {scales[key]}[{s['r']}] : f32 from {F32X2}")
+                si = subs.index(s)
+                for m in range(m_reps):
+                    a_ops = steps_a[m][j0:j0 + gsteps]
+                    b_ops = steps_b[si][j0:j0 + gsteps]
+                    idx = m * len(subs) + si
+                    running[idx] = e.generic(
+                        "moe.group_mma", a_ops + b_ops + [running[idx], s_r],
+                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [acc_t, "f32"], acc_t,
+                        f'atom = "{atom.name}", steps = {gsteps} : i64')
+    else:
+        for j in range(n_steps):
+            for si in range(len(subs)):
+                for m in range(m_reps):
+                    idx = m * len(subs) + si
+                    running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
+                                             [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
+    e.line(f"scf.yield {', '.join(running)} : {acc_types}")
+    e.depth -= 1
+    e.line("}")
+    accs = list(results)
+
+    if not grouped:  # per-row weight scale, once, after the K loop
+        for si, s in enumerate(subs):
+            pair = load(sw_e, e.mulc(s["scol"], 4), true, F32X2)
+            s_r = e.op(f"vector.extract {pair}[{s['r']}] : f32 from {F32X2}")
+            bc = e.op(f"vector.broadcast {s_r} : f32 to {acc_t}")
+            for m in range(m_reps):
+                idx = m * len(subs) + si
+                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {bc} : {acc_t}")
+
+    # rows each lane holds in the accumulator: m tile, element i -> row quad*4 + i
+    with_weight = (spec.stage == 1) == spec.doweight_stage1
+    row_ops = []
+    for m in range(m_reps):
+        for i in range(atom.c_elems):
+            row = e.add(row0, e.add(e.mulc(quad, 4), e.c(m * atom.m + i)))
+            tok, slot, valid = row_info(row)
+            ts = e.add(e.mulc(tok, topk), slot)
+            if spec.stage == 1:
+                sx = load("%sx", e.mulc(tok, 4), valid, "f32")
+                out_row = e.mulc(ts, inter)
+            else:
+                sx = load("%sx", e.mulc(ts, 4), valid, "f32")
+                out_row = e.mulc(tok, spec.model_dim)
+            weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
+            row_ops += [out_row, valid, sx, weight]
+    out_cols = [e.add(e.addc(n0, 32 * p), e.mulc(col, 2)) for p in range(pairs)]
+    n_rows = m_reps * atom.c_elems
+    operands = ["%out"] + row_ops + out_cols + accs
+    types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * pairs + [acc_t] * len(accs)
+    e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
+           f'pairs = {pairs} : i64, gate_up = {gu_count} : i64, m_tiles = {m_reps} : i64, '
+           f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
+    e.depth -= 1
+    e.line("}")
+    e.depth -= 1
+    e.line("}")
+    e.line("gpu.return")
+
+    args = ", ".join(f"%{n}: {PTR}" for n in OPERAND_NAMES) + ", %tokens: i32"
+    block = W * waves
+    launch = (f"moe.launch = {{block = {block} : i64, tile_m = {tm} : i64, tile_n = {tn} : i64, "
+              f"tile_k = {tk} : i64, grid_y = {spec.out_n // tn} : i64}}")
+    return (
+        f'gpu.module @moe_kernels attributes {{moe.target = "{spec.target}"}} {{\n'
+        f"  gpu.func @{kernel_name(spec)}({args}) kernel attributes "
+        f"{{known_block_size = array<i32: {block}, 1, 1>, {launch}}} {{\n"
+        f"{e.body_text(4)}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+@register("moe-to-kernel", "Outline each planned moe.gemm into a gpu.module kernel at lane level.")
+def run(module) -> None:
+    gemms = walk_ops(module, "moe.gemm")
+    if not gemms:
+        return
+    body = module.regions[0].blocks[0]
+    for op in gemms:
+        spec = spec_from_op(op)
+        text = emit_kernel(spec, _plan(op))
+        func = op.parent
+        while func is not None and func.name != "func.func":
+            func = func.parent
+        parsed = ir.Module.parse(text, context=module.context)
+        for new_op in list(parsed.body.operations):
+            new_op.operation.move_before(func.operation if func is not None else op)
+        (func if func is not None else op).operation.erase()
+    module.attributes["gpu.container_module"] = ir.UnitAttr.get(module.context)
+    del body

@@ -1,0 +1,117 @@
+"""Kernel spec and the one table of legal dtype combinations.
+
+Everything that decides whether a combination is supported reads DTYPES and
+TARGETS here: spec validation, the verifier pass, the CLI help and the tests.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from .errors import MoeCodegenError
+
+
+@dataclass(frozen=True)
+class DtypeInfo:
+    name: str
+    act: str            # activation element: fp8, bf16, f16, i8
+    weight: str         # weight element: int4, fp8, bf16, f16, i8
+    group_sizes: tuple  # legal group sizes (-1 = per row)
+    out_dtypes: tuple
+    modes: tuple
+
+
+# The supported dtype matrix. Only rows listed here compile; the message of a
+# refusal lists them.
+DTYPES = {
+    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16",), ("atomic",)),
+}
+
+TARGETS = ("gfx942", "gfx950")
+STAGES = (1, 2)
+OUT_DTYPES = ("f16", "bf16", "f32")
+MODES = ("atomic", "reduce")
+
+
+def supported_summary() -> str:
+    rows = []
+    for d in DTYPES.values():
+        gs = ",".join("row" if g == -1 else str(g) for g in d.group_sizes)
+        rows.append(f"{d.name} (group {gs}; out {'/'.join(d.out_dtypes)}; mode {'/'.join(d.modes)})")
+    return "; ".join(rows) + f"; targets {', '.join(TARGETS)}"
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    tile_m: int
+    tile_n: int
+    tile_k: int
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What to compile: one stage of the fused MoE GEMM."""
+
+    stage: int = 1
+    dtype: str = "int4_fp8"
+    group_size: int = 32
+    out_dtype: str = "bf16"
+    mode: str = "atomic"
+    target: str = "gfx950"
+    model_dim: int = 7168
+    inter_dim: int = 2048
+    experts: int = 384
+    topk: int = 8
+    doweight_stage1: bool = False
+    tile_m: Optional[int] = None
+    tile_n: Optional[int] = None
+    tile_k: Optional[int] = None
+    tokens_hint: Optional[int] = field(default=None, compare=True)
+
+    def validate(self) -> "KernelSpec":
+        if self.stage not in STAGES:
+            raise MoeCodegenError(f"stage must be 1 or 2, got {self.stage}")
+        if self.dtype not in DTYPES:
+            raise MoeCodegenError(f"unsupported dtype '{self.dtype}'; supported: {supported_summary()}")
+        info = DTYPES[self.dtype]
+        if self.target not in TARGETS:
+            raise MoeCodegenError(f"unsupported target '{self.target}'; supported: {', '.join(TARGETS)}")
+        if self.group_size not in info.group_sizes:
+            raise MoeCodegenError(
+                f"group size {self.group_size} not supported for {self.dtype}; supported: {supported_summary()}")
+        if self.out_dtype not in info.out_dtypes:
+            raise MoeCodegenError(
+                f"out dtype '{self.out_dtype}' not supported for {self.dtype}; supported: {supported_summary()}")
+        if self.mode not in info.modes:
+            raise MoeCodegenError(f"mode '{self.mode}' not supported for {self.dtype}; supported: {supported_summary()}")
+        for name in ("model_dim", "inter_dim", "experts", "topk"):
+            if getattr(self, name) <= 0:
+                raise MoeCodegenError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.topk > self.experts:
+            raise MoeCodegenError(f"topk {self.topk} exceeds experts {self.experts}")
+        for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise MoeCodegenError(f"{name} must be positive, got {v}")
+        return self
+
+    @property
+    def n_dim(self) -> int:
+        """Rows of the stage's weight matrix (gate and up together for stage 1)."""
+        return 2 * self.inter_dim if self.stage == 1 else self.model_dim
+
+    @property
+    def k_dim(self) -> int:
+        return self.model_dim if self.stage == 1 else self.inter_dim
+
+    @property
+    def out_n(self) -> int:
+        return self.inter_dim if self.stage == 1 else self.model_dim
+
+    def with_stage(self, stage: int) -> "KernelSpec":
+        d = asdict(self)
+        d["stage"] = stage
+        return KernelSpec(**d)
+
+    def key(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(asdict(self).items()))

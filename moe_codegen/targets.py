@@ -1,0 +1,57 @@
+"""Targets are data: MMA atom, wave size, fp8 flavour, LDS limit, final pipeline.
+
+The target-neutral passes read these fields; only the target lowering pass and
+the final pipeline differ in code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import MoeCodegenError
+
+
+@dataclass(frozen=True)
+class MmaAtom:
+    """One wave-level MMA instruction and the per-lane layout of its operands."""
+
+    name: str          # stable name used in `moe.mma {atom = ...}`
+    m: int
+    n: int
+    k: int
+    a_type: str        # MLIR type of the per-lane A operand
+    b_type: str
+    c_type: str        # per-lane accumulator
+    c_elems: int
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    family: str               # "amdgpu" or "nvptx"
+    wave_size: int
+    fp8_type: str             # MLIR element type of fp8 activations
+    lds_limit: int            # bytes per workgroup
+    vgpr_limit: int           # registers a lane may use before the target spills
+    weight_layout: str        # name of the prepared-weight layout the kernels read
+    n_align: int              # weight rows (N) must divide by this (the layout's N block)
+    k_align: int              # reduction dim (K) must divide by this (the layout's K block)
+    mma: dict                 # dtype name -> MmaAtom
+    lowering_pass: str        # the one target-specific pass
+    isa_suffix: str           # file suffix of the assembly
+
+
+MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4)
+
+TARGETS = {
+    "gfx942": Target("gfx942", "amdgpu", 64, "f8E4M3FNUZ", 64 * 1024, 512, "mfma16x16x32_k64", 32, 64,
+                     {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+    "gfx950": Target("gfx950", "amdgpu", 64, "f8E4M3FN", 160 * 1024, 512, "mfma16x16x32_k64", 32, 64,
+                     {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise MoeCodegenError(f"unknown target '{name}'; known: {', '.join(TARGETS)}") from None
