@@ -21,17 +21,24 @@ class CompiledKernel:
     spec: KernelSpec
     name: str
     isa: str                      # assembly (AMD) / PTX (NVIDIA)
-    ir: dict                      # stage label -> IR text after that stage, in order
+    ir: dict                      # "NN-<stage>" -> IR text after that stage, in pipeline order
     resources: dict
     launch: dict                  # block size, tile sizes, grid rule
     binary: bytes = b""           # loadable object where the target has one here
     stats: dict = field(default_factory=dict)
 
+    def ir_after(self, stage: str) -> str:
+        """IR after the first stage with this name (e.g. "moe-to-kernel")."""
+        for key, text in self.ir.items():
+            if key[3:] == stage:
+                return text
+        raise KeyError(f"no stage '{stage}'; stages: {', '.join(self.ir)}")
+
     def dump(self, directory) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        for i, (label, text) in enumerate(self.ir.items(), start=1):
-            (d / f"{i:02d}-{label}.mlir").write_text(text)
+        for key, text in self.ir.items():
+            (d / f"{key}.mlir").write_text(text)
         suffix = get_target(self.spec.target).isa_suffix
         (d / f"kernel{suffix}").write_text(self.isa)
         (d / "resources.json").write_text(json.dumps({**self.resources, **self.stats}, indent=2) + "\n")
@@ -61,11 +68,11 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
     stages, binary = pipeline(f"moe-to-{spec.target}")
     with new_context() as ctx:
         module = parse_module(build_module_text(spec), ctx)
-        log = run_stages(module, stages, dump_dir=dump_ir)
+        log = run_stages(module, stages)
         launch_src = next(s.ir for s in log.stages if s.label == "moe-to-kernel")
-        run_stages(module, [binary], dump_dir=dump_ir, first_index=len(stages) + 1, log=log)
+        run_stages(module, [binary], first_index=len(stages) + 1, log=log)
         asm = extract_assembly(module)
-    ir_by_stage = {s.label: s.ir for s in log.stages}
+    ir_by_stage = {f"{i:02d}-{s.label}": s.ir for i, s in enumerate(log.stages, start=1)}
     resources = amdgpu_resources(asm)
     kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources,
                             _launch_info(launch_src, spec), stats=mma_valu_ratio(asm))

@@ -68,5 +68,5 @@ def _loc(loc, filename):
     if s.startswith('loc("') and s.endswith(")"):
         inner = s[4:-1]
         fname, _, rest = inner[1:].partition('"')
-        return f"{fname}{rest}"
+        return f"{filename if fname == '-' and filename else fname}{rest}"
     return s
