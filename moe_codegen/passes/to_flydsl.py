@@ -3,9 +3,11 @@
 The only AMD-specific pass.  Its output is what FlyDSL's ROCm pipeline takes:
 upstream dialects plus ROCDL intrinsics, with bare-pointer kernel arguments.
 
-  moe.load         buffer resource over the base pointer + raw buffer load; an
-                   invalid lane gets an offset past num_records, and the
-                   hardware returns zero (no branch, no select on the data)
+  moe.load         buffer resource over the base pointer + raw buffer load, the
+                   per-lane offset as voffset and the uniform one as soffset; an
+                   invalid lane gets a voffset past num_records, and the
+                   hardware returns zero (no branch, no select on the data; the
+                   select depends on the row only, so it leaves the K loop)
   moe.uniform      rocdl.readfirstlane (keeps resources and bases in SGPRs)
   moe.cvt_pk_fp8   rocdl.cvt.pk.fp8.f32 (v_cvt_pk_fp8_f32; the fp8 flavour is the chip's)
   moe.mma          rocdl.mfma.f32.16x16x32.fp8.fp8
@@ -41,13 +43,13 @@ def _is_true(value) -> bool:
 
 def _load(op):
     res_t = str(op.results[0].type)
-    always = _is_true(op.operands[2])
+    always = _is_true(op.operands[3])
 
     def build(e, a):
         rsrc = e.op(f'"rocdl.make.buffer.rsrc"({a[0]}, {e.c(0, "i16")}, {e.c(NUM_RECORDS, "i64")}, '
                     f'{e.c(BUFFER_FLAGS)}) : (!llvm.ptr<1>, i16, i64, i32) -> !llvm.ptr<8>')
-        off = a[1] if always else e.op(f"arith.select {a[2]}, {a[1]}, {e.c(OUT_OF_RANGE)} : i32")
-        return [e.op(f'"rocdl.raw.ptr.buffer.load"({rsrc}, {off}, {e.c(0)}) <{{aux = 0 : i32}}> '
+        off = a[1] if always else e.op(f"arith.select {a[3]}, {a[1]}, {e.c(OUT_OF_RANGE)} : i32")
+        return [e.op(f'"rocdl.raw.ptr.buffer.load"({rsrc}, {off}, {a[2]}) <{{aux = 0 : i32}}> '
                      f': (!llvm.ptr<8>, i32, i32) -> {res_t}')]
 
     return build

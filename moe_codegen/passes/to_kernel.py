@@ -3,7 +3,8 @@
 The kernel is written at lane level in upstream dialects (arith, scf, gpu,
 llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
 
-  moe.load          global load with a validity bit (invalid lanes read zero)
+  moe.load          global load at base + per-lane offset + wave-uniform offset,
+                    with a validity bit (invalid lanes read zero)
   moe.uniform       the value is the same in every lane of the wave
   moe.unpack_int4   one 32-bit word of 8 int4 codes -> one MMA operand   (moe-unpack-int4)
   moe.group_mma     running += (MMA chain over one K group from zero) * s (moe-group-accumulate)
@@ -57,8 +58,9 @@ def emit_kernel(spec, plan) -> str:
     e = Emitter()
     i32 = "i32"
 
-    def load(base, off, valid, type_):
-        return e.generic("moe.load", [base, off, valid], [PTR, i32, "i1"], type_)
+    def load(base, off, valid, type_, uniform_off=None):
+        soff = uniform_off if uniform_off is not None else e.c(0)
+        return e.generic("moe.load", [base, off, soff, valid], [PTR, i32, i32, "i1"], type_)
 
     true = e.c("true", "i1")
     tid = e.op(f"arith.index_cast {e.op('gpu.thread_id x')} : index to i32")
@@ -124,11 +126,11 @@ def emit_kernel(spec, plan) -> str:
     kb0 = e.op(f"arith.divui {kt_name}, {e.c(64)} : i32")
     for kk in range(tk // 64):
         koff = e.mulc(e.addc(kb0, kk), 2 * slab)
-        words = [load(w_e, e.add(s["base"], koff), true, "vector<2xi32>") for s in subs]
+        words = [load(w_e, s["base"], true, "vector<2xi32>", koff) for s in subs]
         for h in range(2):
             k32 = e.addc(kt_name, kk * 64 + h * 32)
             for m, (aoff, valid) in enumerate(a_rows):
-                steps_a[m].append(load("%x", e.add(aoff, k32), valid, atom.a_type))
+                steps_a[m].append(load("%x", aoff, valid, atom.a_type, k32))
             for si, wv in enumerate(words):
                 word = e.op(f"vector.extract {wv}[{h}] : i32 from vector<2xi32>")
                 steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type, 'to = "fp8"'))
@@ -141,8 +143,7 @@ def emit_kernel(spec, plan) -> str:
             for s in subs:
                 key = (s["p"], s["gu"])
                 if key not in scales:
-                    off = e.mulc(e.add(e.mulc(gidx, N), s["scol"]), 2)
-                    pair = load(sw_e, off, true, "vector<2xbf16>")
+                    pair = load(sw_e, e.mulc(s["scol"], 2), true, "vector<2xbf16>", e.mulc(gidx, 2 * N))
                     scales[key] = e.op(f"arith.extf {pair} : vector<2xbf16> to {F32X2}")
                 s_r = e.op(f"vector.extract {scales[key]}[{s['r']}] : f32 from {F32X2}")
                 si = subs.index(s)
