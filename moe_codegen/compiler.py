@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +12,7 @@ from .errors import MoeCodegenError
 from .mlir import new_context, parse_module
 from .ops import build_module_text, kernel_name
 from .pipeline import extract_assembly, pipeline, run_stages
-from .resources import amdgpu_resources, mma_valu_ratio
+from .resources import amdgpu_resources, mma_valu_ratio, ptxas_resources
 from .spec import KernelSpec
 from .targets import get_target
 
@@ -43,6 +46,8 @@ class CompiledKernel:
         (d / f"kernel{suffix}").write_text(self.isa)
         (d / "resources.json").write_text(json.dumps({**self.resources, **self.stats}, indent=2) + "\n")
         (d / "launch.json").write_text(json.dumps(self.launch, indent=2) + "\n")
+        if self.binary:
+            (d / "kernel.cubin").write_bytes(self.binary)
         return d
 
 
@@ -59,6 +64,21 @@ def _launch_info(module_text: str, spec: KernelSpec) -> dict:
     return info
 
 
+def ptx_to_cubin(ptx: str, chip: str):
+    """Assemble PTX with ptxas in a child process (a backend failure stays out of ours)."""
+    ptxas = shutil.which("ptxas")
+    if ptxas is None:
+        raise MoeCodegenError("ptxas not found on PATH: it is needed to assemble sm_90 kernels")
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "k.ptx", Path(d) / "k.cubin"
+        src.write_text(ptx)
+        p = subprocess.run([ptxas, f"-arch={chip}", "-O3", "-v", str(src), "-o", str(out)],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise MoeCodegenError(f"ptxas failed: {p.stderr.strip()}")
+        return out.read_bytes(), p.stdout + p.stderr
+
+
 def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> CompiledKernel:
     """Compile one stage. Same spec -> same IR and assembly, byte for byte (and a cache hit)."""
     spec = spec.validate()
@@ -73,9 +93,14 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
         run_stages(module, [binary], first_index=len(stages) + 1, log=log)
         asm = extract_assembly(module)
     ir_by_stage = {f"{i:02d}-{s.label}": s.ir for i, s in enumerate(log.stages, start=1)}
-    resources = amdgpu_resources(asm)
+    binary_blob = b""
+    if get_target(spec.target).family == "nvptx":
+        binary_blob, report = ptx_to_cubin(asm, spec.target)
+        resources, stats = ptxas_resources(report), {}
+    else:
+        resources, stats = amdgpu_resources(asm), mma_valu_ratio(asm)
     kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources,
-                            _launch_info(launch_src, spec), stats=mma_valu_ratio(asm))
+                            _launch_info(launch_src, spec), binary=binary_blob, stats=stats)
     if dump_ir is not None:
         kernel.dump(dump_ir)
     _CACHE[key] = kernel

@@ -30,12 +30,33 @@ def flydsl_stages(arch: str):
     return list(pre), binary.replace("format=fatbin", "format=isa")
 
 
+# PTX ISA 8.4: the first version whose mma.sync takes e4m3 operands on plain sm_90
+NVPTX_FEATURES = "+ptx84"
+
+
+def nvptx_stages(chip: str):
+    """Upstream MLIR's NVVM lowering, split at its passes; PTX (format=isa) last."""
+    pre = [
+        "gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm{index-bitwidth=0 use-bare-ptr-memref-call-conv=true})",
+        f"nvvm-attach-target{{chip={chip} features={NVPTX_FEATURES} O=3}}",
+        "gpu-to-llvm{use-bare-pointers-for-kernels=true}",
+        "convert-vector-to-llvm",
+        "convert-arith-to-llvm",
+        "convert-cf-to-llvm",
+        "reconcile-unrealized-casts",
+    ]
+    return pre, "gpu-module-to-binary{format=isa}"
+
+
 def target_stages(target_name: str):
     t = get_target(target_name)
     if t.family == "amdgpu":
         pre, binary = flydsl_stages(t.name)
-        return [t.lowering_pass, *pre], binary
-    raise MoeCodegenError(f"no pipeline for target family {t.family}")
+    elif t.family == "nvptx":
+        pre, binary = nvptx_stages(t.name)
+    else:
+        raise MoeCodegenError(f"no pipeline for target family {t.family}")
+    return [t.lowering_pass, *pre], binary
 
 
 def pipeline(name: str):

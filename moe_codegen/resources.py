@@ -73,3 +73,32 @@ def _loop_body(lines):
             if best is None or span[1] - span[0] > best[1] - best[0]:
                 best = span
     return lines[best[0]:best[1] + 1] if best else None
+
+
+def ptxas_resources(report: str) -> dict:
+    """Registers, shared memory, spills and stack from `ptxas -v` output."""
+    def grab(pattern):
+        m = re.search(pattern, report)
+        return int(m.group(1)) if m else None
+
+    regs = grab(r"Used (\d+) registers")
+    smem = grab(r"(\d+) bytes smem") or 0
+    stores = grab(r"(\d+) bytes spill stores")
+    loads = grab(r"(\d+) bytes spill loads")
+    stack = grab(r"(\d+) bytes stack frame")
+    return {"registers": regs, "shared_bytes": smem, "spill_store_bytes": stores, "spill_load_bytes": loads,
+            "stack_bytes": stack,
+            # the common names of the report, as on AMD
+            "vgpr": regs, "agpr": 0, "sgpr": 0, "lds_bytes": smem,
+            "vgpr_spill": (stores or 0) + (loads or 0), "sgpr_spill": 0, "scratch_bytes": stack,
+            "occupancy_waves_per_simd": _sm90_warps_per_scheduler(regs)}
+
+
+def _sm90_warps_per_scheduler(regs, warps_per_block: int = 4):
+    """Resident warps per SM sub-partition (the SIMD analogue), from registers alone."""
+    if not regs:
+        return None
+    per_warp = -(-regs * 32 // 256) * 256
+    warps = min(64, 65536 // per_warp)
+    warps -= warps % warps_per_block
+    return warps // 4

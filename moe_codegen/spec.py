@@ -27,7 +27,7 @@ DTYPES = {
     "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16",), ("atomic",)),
 }
 
-TARGETS = ("gfx942", "gfx950")
+TARGETS = ("gfx942", "gfx950", "sm_90")
 STAGES = (1, 2)
 OUT_DTYPES = ("f16", "bf16", "f32")
 MODES = ("atomic", "reduce")

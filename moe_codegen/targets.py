@@ -22,6 +22,7 @@ class MmaAtom:
     b_type: str
     c_type: str        # per-lane accumulator
     c_elems: int
+    layout: str        # key of moe_codegen.layouts.LAYOUTS: the per-lane operand layout
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,25 @@ class Target:
     isa_suffix: str           # file suffix of the assembly
 
 
-MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4)
+MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4, "mfma")
+MMA_M16N8K32_E4M3 = MmaAtom("mma_m16n8k32_e4m3", 16, 8, 32, "vector<4xi32>", "vector<2xi32>", "vector<4xf32>", 4,
+                            "mma_sync")
 
 TARGETS = {
     "gfx942": Target("gfx942", "amdgpu", 64, "f8E4M3FNUZ", 64 * 1024, 512, "mfma16x16x32_k64", 32, 64,
                      {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
     "gfx950": Target("gfx950", "amdgpu", 64, "f8E4M3FN", 160 * 1024, 512, "mfma16x16x32_k64", 32, 64,
                      {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+    # mma.sync with e4m3 operands on plain sm_90 needs PTX ISA 8.4
+    "sm_90": Target("sm_90", "nvptx", 32, "f8E4M3FN", 227 * 1024, 255, "mma16x8x32_k128", 8, 128,
+                    {"int4_fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx"),
 }
+
+
+def layout_of(target: Target, dtype: str):
+    from .layouts import LAYOUTS
+    atom = target.mma[dtype]
+    return LAYOUTS[atom.layout](atom)
 
 
 def get_target(name: str) -> Target:

@@ -49,12 +49,12 @@ def test_hand_checked_amd():
 
 
 def test_hand_checked_nvidia():
-    # n = 13 -> nb 1, g 5; k = 200 = 128 + 2*32 + 8 -> kb 1, h 2, lower half, t 2, p 0
-    # -> lane g*4 + t = 22, byte h*4 + p//2 = 8, low nibble.
-    assert _single("sm_90", 1, 16, 256, 0, 13, 200, 5) == ((0, 1, 1, 22, 8), 0x05)
-    # k = 119 = 3*32 + 16 + 1*4 + 3 -> kb 0, h 3, upper half, t 1, p 4 + 3 = 7; n = 2 -> g 2
-    # -> lane 9, byte 12 + 3 = 15, high nibble.
-    assert _single("sm_90", 1, 16, 256, 0, 2, 119, 5) == ((0, 0, 0, 9, 15), 0x50)
+    # n = 13 -> nb 1, g 5; k = 200 = 128 + 2*32 + 1*8 + 0 -> kb 1, h 2, t 1, p 0
+    # -> lane g*4 + t = 21, byte h*4 + p//2 = 8, low nibble.
+    assert _single("sm_90", 1, 16, 256, 0, 13, 200, 5) == ((0, 1, 1, 21, 8), 0x05)
+    # k = 119 = 3*32 + 2*8 + 7 -> kb 0, h 3, t 2, p 7; n = 2 -> g 2
+    # -> lane 10, byte 12 + 3 = 15, high nibble.
+    assert _single("sm_90", 1, 16, 256, 0, 2, 119, 5) == ((0, 0, 0, 10, 15), 0x50)
 
 
 def test_rejects_bad_shapes():
@@ -93,7 +93,7 @@ def test_every_byte_against_layout_formula(target):
         else:
             e, nb, kb, l, b = idx
             n, t = nb * 8 + l // 4, l % 4
-            kk = lambda p: t * 4 + p if p < 4 else 16 + t * 4 + (p - 4)
+            kk = lambda p: t * 8 + p
             ks = [kb * 128 + (b // 4) * 32 + kk(p) for p in (2 * (b % 4), 2 * (b % 4) + 1)]
         want = _nibble(Q[e][n][ks[0]]) | (_nibble(Q[e][n][ks[1]]) << 4)
         assert int(w[tuple(idx)]) == want, idx

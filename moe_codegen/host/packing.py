@@ -20,13 +20,13 @@ _AMD = dict(
     packed=lambda E, NB, KB: (E, NB, KB, 2, 64, 8),
 )
 # sm_90 mma.m16n8k32 B fragment: [E, N/8, K/128, 32, 16].
-# N = (nb, g8), K = (kb, h4, hi2, t4, jj2, i2); lane l = g*4 + t, byte b = h*4 + hi*2 + jj, so nibble
-# p = hi*4 + jj*2 + i of word h sits at k = h*32 + hi*16 + t*4 + (p % 4): the low and high 16-row
-# halves of the K32 fragment, each unpacking into one 32-bit register of 4 int8.
+# N = (nb, g8), K = (kb, h4, t4, j4, i2); lane l = g*4 + t reads 16 bytes (b = h*4 + j), word h
+# covering K32 group h, its nibble p = 2j + i at k = h*32 + t*8 + p: the 8 consecutive k that the
+# kernel's A operand of lane t holds too (MMA k 4t.. and 16+4t.. map to actual k 8t..8t+7).
 _NV = dict(
     name="mma16x8x32_k128", n_blk=8, k_blk=128,
-    logical=lambda E, NB, KB: (E, NB, 8, KB, 4, 2, 4, 2, 2),
-    perm=(0, 1, 3, 2, 6, 4, 5, 7, 8),          # -> (E, nb, kb, g, t, h, hi, jj, i)
+    logical=lambda E, NB, KB: (E, NB, 8, KB, 4, 4, 4, 2),
+    perm=(0, 1, 3, 2, 5, 4, 6, 7),             # -> (E, nb, kb, g, t, h, j, i)
     packed=lambda E, NB, KB: (E, NB, KB, 32, 16),
 )
 _LAYOUT_BY_TARGET = {"gfx942": _AMD, "gfx950": _AMD, "sm_90": _NV, "sm_90a": _NV}

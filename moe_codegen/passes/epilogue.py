@@ -1,10 +1,9 @@
 """moe-epilogue: expand `moe.epilogue` into activation, scaling and the output write.
 
-Operands: out, then per accumulator row (out_row_offset i32, valid i1,
-row_scale f32, routed_weight f32), then the first output column of each
-column pair, then the accumulators (m tile, pair, gate/up, r).  Accumulator
-element i of m tile m is row m * elems + i; MMA tile r of a pair holds output
-column 2 * lane_col + r, so every lane writes two adjacent columns at once.
+Operands: out; per row a lane writes (out_row_offset i32, valid i1,
+row_scale f32, routed_weight f32); per column pair the lane writes, its first
+output column; then the f32 values, ordered row, column pair, gate/up, j
+(j = 0, 1 the two adjacent columns).
 
   stage 1: out1 = silu(gate * s) * (up * s) * w     plain packed store
   stage 2: out2 += acc * s * w                      `moe.atomic_add` (atomic mode)
@@ -37,58 +36,51 @@ def _silu(e, x):
 
 
 def _build(op):
-    stage, rows, pairs = _int(op, "stage"), _int(op, "rows"), _int(op, "pairs")
-    gu, m_tiles = _int(op, "gate_up"), _int(op, "m_tiles")
+    stage, rows, cols, gu = _int(op, "stage"), _int(op, "rows"), _int(op, "cols"), _int(op, "gate_up")
     out_dtype, mode = _str(op, "out_dtype"), _str(op, "mode")
     if out_dtype not in OUT_TYPES:
         raise DiagnosedError(f"moe.epilogue: unsupported out_dtype '{out_dtype}'", op)
     if stage == 2 and mode != "atomic":
         raise DiagnosedError(f"moe.epilogue: stage 2 mode '{mode}' is not implemented (supported: atomic)", op)
-    subs = pairs * gu * 2
-    n_acc = m_tiles * subs
-    expect = 1 + 4 * rows + pairs + n_acc
+    if gu != (2 if stage == 1 else 1):
+        raise DiagnosedError(f"moe.epilogue: stage {stage} needs gate_up = {2 if stage == 1 else 1}", op)
+    expect = 1 + 4 * rows + cols + rows * cols * gu * 2
     if len(op.operands) != expect:
         raise DiagnosedError(f"moe.epilogue expects {expect} operands, got {len(op.operands)}", op)
-    acc_t = str(op.operands[expect - 1].type)
-    elems = rows // m_tiles
     ot = OUT_TYPES[out_dtype]
+    align = 8 if ot == "f32" else 4
 
     def build(e, a):
         out = a[0]
-        row = [a[1 + 4 * i: 5 + 4 * i] for i in range(rows)]
-        cols = a[1 + 4 * rows: 1 + 4 * rows + pairs]
-        accs = a[1 + 4 * rows + pairs:]
-
-        def elem(m, p, g, r, i):
-            acc = accs[m * subs + (p * gu + g) * 2 + r]
-            return e.op(f"vector.extract {acc}[{i}] : f32 from {acc_t}")
-
-        for m in range(m_tiles):
-            for i in range(elems):
-                off, valid, scale, weight = row[m * elems + i]
-                e.line(f"scf.if {valid} {{")
-                e.depth += 1
-                for p in range(pairs):
-                    vals = []
-                    for r in range(2):
-                        if stage == 1:
-                            g = e.op(f"arith.mulf {elem(m, p, 0, r, i)}, {scale} : f32")
-                            u = e.op(f"arith.mulf {elem(m, p, 1, r, i)}, {scale} : f32")
-                            v = e.op(f"arith.mulf {_silu(e, g)}, {u} : f32")
-                        else:
-                            v = e.op(f"arith.mulf {elem(m, p, 0, r, i)}, {scale} : f32")
-                        vals.append(e.op(f"arith.mulf {v}, {weight} : f32"))
-                    vec = e.op(f"vector.from_elements {vals[0]}, {vals[1]} : vector<2xf32>")
-                    if ot != "f32":
-                        vec = e.op(f"arith.truncf {vec} : vector<2xf32> to vector<2x{ot}>")
-                    idx = e.op(f"arith.addi {off}, {cols[p]} : i32")
-                    ptr = e.op(f"llvm.getelementptr {out}[{idx}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ot}")
+        col_ops = a[1 + 4 * rows: 1 + 4 * rows + cols]
+        vals = a[1 + 4 * rows + cols:]
+        per_row = cols * gu * 2
+        for i in range(rows):
+            off, valid, scale, weight = a[1 + 4 * i: 5 + 4 * i]
+            e.line(f"scf.if {valid} {{")
+            e.depth += 1
+            for c in range(cols):
+                v = vals[i * per_row + c * gu * 2: i * per_row + (c + 1) * gu * 2]
+                pair = []
+                for j in range(2):
                     if stage == 1:
-                        e.line(f"llvm.store {vec}, {ptr} {{alignment = 4 : i64}} : vector<2x{ot}>, !llvm.ptr<1>")
+                        g = e.op(f"arith.mulf {v[j]}, {scale} : f32")
+                        u = e.op(f"arith.mulf {v[2 + j]}, {scale} : f32")
+                        r = e.op(f"arith.mulf {_silu(e, g)}, {u} : f32")
                     else:
-                        e.line(f'"moe.atomic_add"({ptr}, {vec}) : (!llvm.ptr<1>, vector<2x{ot}>) -> ()')
-                e.depth -= 1
-                e.line("}")
+                        r = e.op(f"arith.mulf {v[j]}, {scale} : f32")
+                    pair.append(e.op(f"arith.mulf {r}, {weight} : f32"))
+                vec = e.op(f"vector.from_elements {pair[0]}, {pair[1]} : vector<2xf32>")
+                if ot != "f32":
+                    vec = e.op(f"arith.truncf {vec} : vector<2xf32> to vector<2x{ot}>")
+                idx = e.op(f"arith.addi {off}, {col_ops[c]} : i32")
+                ptr = e.op(f"llvm.getelementptr {out}[{idx}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ot}")
+                if stage == 1:
+                    e.line(f"llvm.store {vec}, {ptr} {{alignment = {align} : i64}} : vector<2x{ot}>, !llvm.ptr<1>")
+                else:
+                    e.line(f'"moe.atomic_add"({ptr}, {vec}) : (!llvm.ptr<1>, vector<2x{ot}>) -> ()')
+            e.depth -= 1
+            e.line("}")
         return []
 
     return build

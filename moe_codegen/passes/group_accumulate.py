@@ -1,6 +1,9 @@
 """moe-group-accumulate: expand `moe.group_mma` into a fresh MMA chain plus a fused scale-add.
 
-  running' = fma(mma_chain(a_i, b_i, from zero), splat(s_group), running)
+  running' = fma(mma_chain(a_i, b_i, from zero), s_group, running)
+
+s_group is a vector shaped like the accumulator: the group scale of the
+column of each accumulator element (the atom's layout decides which).
 
 One fresh accumulator per K group (SPEC: G/32 K32 MMAs per group), scaled in
 f32 inside the K loop; the running sum is never converted again.
@@ -25,8 +28,7 @@ def _build(op):
         acc = e.op(f"arith.constant dense<0.0> : {acc_t}")
         for i in range(steps):
             acc = e.generic("moe.mma", [args[i], args[steps + i], acc], [a_t, b_t, acc_t], acc_t, f"atom = {atom}")
-        s = e.op(f"vector.broadcast {args[-1]} : f32 to {acc_t}")
-        return [e.op(f"llvm.intr.fma({acc}, {s}, {args[-2]}) : ({acc_t}, {acc_t}, {acc_t}) -> {acc_t}")]
+        return [e.op(f"llvm.intr.fma({acc}, {args[-1]}, {args[-2]}) : ({acc_t}, {acc_t}, {acc_t}) -> {acc_t}")]
 
     return build
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ..mlir import attr, walk_ops
 from ..ops import spec_from_op
-from ..targets import get_target
+from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
 
 MAX_WAVES = 4
+MAX_WAVE_COLS = 64
 # Accumulator registers per lane we allow, so that stage 1 keeps >= 2 waves per
 # SIMD (512 unified VGPR+AGPR / 2) with room left for operands and addresses.
 ACC_REG_BUDGET = 160
@@ -41,14 +42,14 @@ def choose(spec):
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
     K, out_n = spec.k_dim, spec.out_n
-    pair = 2 * atom.n  # one prepared N block: two MMA tiles whose columns interleave
+    pair = layout_of(target, spec.dtype).block_cols  # columns of one prepared weight block
     notes = []
 
     tile_m = spec.tile_m or default_tile_m(spec.tokens_hint)
     if tile_m % atom.m or tile_m > 128:
         raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most 128")
 
-    step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)
+    step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)  # one weight load
     if spec.tile_k is not None:
         tile_k = spec.tile_k
         if tile_k % step or K % tile_k:
@@ -78,7 +79,7 @@ def choose(spec):
             if tn % pair or out_n % tn:
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
-            if regs <= ACC_REG_BUDGET and tn // waves_for(tn) <= 2 * pair:
+            if regs <= ACC_REG_BUDGET and tn // waves_for(tn) <= MAX_WAVE_COLS:
                 tile_n = tn
                 break
             notes.append(f"tile_n {tn} refused ({regs} accumulator registers per lane)")

@@ -12,17 +12,18 @@ llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
   moe.epilogue      activation, scales, routed weight, store or atomic  (moe-epilogue)
 
 Mapping: grid.x walks tile_m blocks of the sorted rows, grid.y walks tile_n
-columns of the output; each wave owns tile_n/waves columns as pairs of MMA
-tiles whose columns interleave (tile r, column c -> 2c + r), so every lane
-ends with two adjacent output columns: the unit of a packed 16-bit store or
-atomic.  Sentinel rows load zero activations and store nothing.
+columns of the output; each wave owns tile_n/waves columns, in blocks of the
+prepared weight layout.  Which rows, K bytes and columns a lane holds is the
+atom's layout (moe_codegen/layouts.py); every lane ends with pairs of
+adjacent output columns, the unit of a packed 16-bit store or atomic.
+Sentinel rows load zero activations and store nothing.
 """
 from __future__ import annotations
 
 from ..emitter import Emitter
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, spec_from_op
-from ..targets import get_target
+from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
 
 PTR = "!llvm.ptr<1>"
@@ -40,20 +41,22 @@ def _plan(op):
 def emit_kernel(spec, plan) -> str:
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
-    if atom.name != "mfma_f32_16x16x32_fp8":
-        raise DiagnosedError(f"moe-to-kernel has no lane layout for atom {atom.name}")
+    lay = layout_of(target, spec.dtype)
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
     wave_n = tn // waves
-    pairs = wave_n // (2 * atom.n)
+    blocks = wave_n // lay.block_cols
     G = spec.group_size
     grouped = G > 0
     gu_count = 2 if spec.stage == 1 else 1
-    k64_blocks = K // 64
-    slab = 64 * 8            # bytes of one MMA tile's K64 slab: 64 lanes x 8 bytes
+    kc = lay.k_chunk
+    words_per_load = kc // 32
+    slab = W * lay.lane_bytes           # bytes of one MMA tile's K chunk: every lane's load
+    block_bytes = slab * lay.tiles_per_block
     acc_t = atom.c_type
+    w_load_t = f"vector<{words_per_load}xi32>"
 
     e = Emitter()
     i32 = "i32"
@@ -68,8 +71,7 @@ def emit_kernel(spec, plan) -> str:
     by = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
     lane = e.op(f"arith.remui {tid}, {e.c(W)} : i32")
     wave = e.generic("moe.uniform", [e.op(f"arith.divui {tid}, {e.c(W)} : i32")], [i32], i32)
-    col = e.op(f"arith.remui {lane}, {e.c(16)} : i32")
-    quad = e.op(f"arith.divui {lane}, {e.c(16)} : i32")
+    parts = lay.lane_parts(e, lane)
     nvalid = e.generic("moe.uniform", [load("%num_valid", e.c(0), true, i32)], [i32], i32)
     row0 = e.mulc(bx, tm)
     active = e.op(f"arith.cmpi slt, {row0}, {nvalid} : i32")
@@ -86,6 +88,7 @@ def emit_kernel(spec, plan) -> str:
     sw_bytes = (K // G) * N * 2 if grouped else N * 4
     sw_e = e.op(f"llvm.getelementptr %sw[{e.mulc(e64, sw_bytes, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
     n0 = e.add(e.mulc(by, tn), e.mulc(wave, wave_n))
+    pair_col = lay.pair_col(e, parts)
 
     def row_info(row):
         v = load("%sorted_ids", e.mulc(row, 4), true, i32)
@@ -94,72 +97,78 @@ def emit_kernel(spec, plan) -> str:
         valid = e.op(f"arith.cmpi ult, {tok}, %tokens : i32")
         return tok, slot, valid
 
-    # activation row of each lane for the A operand (row = lane % 16 of each m tile)
+    # activation rows of each lane for the A operand, per m tile and row slot
+    a_koff = lay.a_k_offset(e, parts)
     a_rows = []
     for m in range(m_reps):
-        tok, slot, valid = row_info(e.add(row0, e.addc(col, m * atom.m)))
-        arow = tok if spec.stage == 1 else e.add(e.mulc(tok, topk), slot)
-        a_rows.append((e.add(e.mulc(arow, K), e.mulc(quad, 8)), valid))
+        slots = []
+        for r_in_tile in lay.a_rows(e, parts):
+            tok, slot, valid = row_info(e.add(row0, e.addc(r_in_tile, m * atom.m)))
+            arow = tok if spec.stage == 1 else e.add(e.mulc(tok, topk), slot)
+            slots.append((e.add(e.mulc(arow, K), a_koff), valid))
+        a_rows.append(slots)
 
-    # MMA sub-tiles of this wave: (pair, r, gate/up) -> prepared weight slab, scale column
+    # MMA tiles of this wave: (column block, gate/up, tile r) -> weight load offset and columns
     subs = []
-    for p in range(pairs):
+    for b in range(blocks):
         for gu in range(gu_count):
-            nrow = e.addc(n0, 32 * p + gu * inter)           # first weight row of the pair block
-            nb = e.op(f"arith.divui {nrow}, {e.c(32)} : i32")
-            scol = e.add(nrow, e.mulc(col, 2))               # weight row of r = 0; r = 1 is next
-            for r in range(2):
-                base = e.addc(e.add(e.mulc(nb, k64_blocks * 2 * slab), e.mulc(lane, 8)), r * slab)
-                subs.append(dict(p=p, gu=gu, r=r, base=base, scol=scol))
+            nrow = e.addc(n0, lay.block_cols * b + gu * inter)     # first weight row of the block
+            nb = e.op(f"arith.divui {nrow}, {e.c(lay.block_cols)} : i32")
+            scol = e.add(nrow, pair_col)                          # weight rows of this lane's column pair
+            for r in range(lay.tiles_per_block):
+                base = e.addc(e.add(e.mulc(nb, (K // kc) * block_bytes), e.mulc(lane, lay.lane_bytes)), r * slab)
+                subs.append(dict(b=b, gu=gu, r=r, base=base, scol=scol))
+
+    def acc_index(m, b, gu, r):
+        return m * len(subs) + (b * gu_count + gu) * lay.tiles_per_block + r
 
     zero = e.op(f"arith.constant dense<0.0> : {acc_t}")
     n_acc = m_reps * len(subs)
     acc_types = ", ".join([acc_t] * n_acc)
     iters = ", ".join(f"%run{i} = {zero}" for i in range(n_acc))
-    kt_name = "%kt"
-    results = e.multi(f"scf.for {kt_name} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
+    kt = "%kt"
+    results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
                       f"iter_args({iters}) -> ({acc_types}) : i32 {{", n_acc, "acc")
     e.depth += 1
     running = [f"%run{i}" for i in range(n_acc)]
-    steps_a = [[] for _ in range(m_reps)]  # per m: A operand of each K32 step
+    steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each K32 step
     steps_b = [[] for _ in subs]
-    kb0 = e.op(f"arith.divui {kt_name}, {e.c(64)} : i32")
-    for kk in range(tk // 64):
-        koff = e.mulc(e.addc(kb0, kk), 2 * slab)
-        words = [load(w_e, s["base"], true, "vector<2xi32>", koff) for s in subs]
-        for h in range(2):
-            k32 = e.addc(kt_name, kk * 64 + h * 32)
-            for m, (aoff, valid) in enumerate(a_rows):
-                steps_a[m].append(load("%x", aoff, valid, atom.a_type, k32))
+    kb0 = e.op(f"arith.divui {kt}, {e.c(kc)} : i32")
+    for kk in range(tk // kc):
+        koff = e.mulc(e.addc(kb0, kk), block_bytes)
+        words = [load(w_e, s["base"], true, w_load_t, koff) for s in subs]
+        for h in range(words_per_load):
+            k32 = e.addc(kt, kk * kc + h * 32)
+            for m in range(m_reps):
+                loads = [load("%x", aoff, valid, lay.a_load_type, k32) for aoff, valid in a_rows[m]]
+                steps_a[m].append(lay.a_operand(e, loads))
             for si, wv in enumerate(words):
-                word = e.op(f"vector.extract {wv}[{h}] : i32 from vector<2xi32>")
+                word = e.op(f"vector.extract {wv}[{h}] : i32 from {w_load_t}")
                 steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type, 'to = "fp8"'))
     n_steps = tk // 32
     if grouped:
         gsteps = G // 32
         for j0 in range(0, n_steps, gsteps):
-            gidx = e.addc(e.op(f"arith.divui {kt_name}, {e.c(G)} : i32"), j0 // gsteps)
-            scales = {}
-            for s in subs:
-                key = (s["p"], s["gu"])
-                if key not in scales:
-                    pair = load(sw_e, e.mulc(s["scol"], 2), true, "vector<2xbf16>", e.mulc(gidx, 2 * N))
-                    scales[key] = e.op(f"arith.extf {pair} : vector<2xbf16> to {F32X2}")
-                s_r = e.op(f"vector.extract {scales[key]}[{s['r']}] : f32 from {F32X2}")
-                si = subs.index(s)
+            gidx = e.addc(e.op(f"arith.divui {kt}, {e.c(G)} : i32"), j0 // gsteps)
+            goff = e.mulc(gidx, 2 * N)
+            pairs = {}
+            for si, s in enumerate(subs):
+                key = (s["b"], s["gu"])
+                if key not in pairs:
+                    raw = load(sw_e, e.mulc(s["scol"], 2), true, "vector<2xbf16>", goff)
+                    pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
+                svec = lay.scale_vec(e, pairs[key], s["r"], acc_t)
                 for m in range(m_reps):
-                    a_ops = steps_a[m][j0:j0 + gsteps]
-                    b_ops = steps_b[si][j0:j0 + gsteps]
-                    idx = m * len(subs) + si
+                    idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic(
-                        "moe.group_mma", a_ops + b_ops + [running[idx], s_r],
-                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [acc_t, "f32"], acc_t,
+                        "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
+                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [acc_t, acc_t], acc_t,
                         f'atom = "{atom.name}", steps = {gsteps} : i64')
     else:
         for j in range(n_steps):
-            for si in range(len(subs)):
+            for si, s in enumerate(subs):
                 for m in range(m_reps):
-                    idx = m * len(subs) + si
+                    idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
                                              [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
     e.line(f"scf.yield {', '.join(running)} : {acc_types}")
@@ -168,20 +177,21 @@ def emit_kernel(spec, plan) -> str:
     accs = list(results)
 
     if not grouped:  # per-row weight scale, once, after the K loop
-        for si, s in enumerate(subs):
+        for s in subs:
             pair = load(sw_e, e.mulc(s["scol"], 4), true, F32X2)
-            s_r = e.op(f"vector.extract {pair}[{s['r']}] : f32 from {F32X2}")
-            bc = e.op(f"vector.broadcast {s_r} : f32 to {acc_t}")
+            svec = lay.scale_vec(e, pair, s["r"], acc_t)
             for m in range(m_reps):
-                idx = m * len(subs) + si
-                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {bc} : {acc_t}")
+                idx = acc_index(m, s["b"], s["gu"], s["r"])
+                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {acc_t}")
 
-    # rows each lane holds in the accumulator: m tile, element i -> row quad*4 + i
+    # every (row, column pair) a lane writes: its row bookkeeping and its values
     with_weight = (spec.stage == 1) == spec.doweight_stage1
-    row_ops = []
+    row_ops, values = [], []
+    cols = [e.add(e.addc(n0, lay.block_cols * b), pair_col) for b in range(blocks)]
+    c_slots = lay.c_rows(e, parts)
     for m in range(m_reps):
-        for i in range(atom.c_elems):
-            row = e.add(row0, e.add(e.mulc(quad, 4), e.c(m * atom.m + i)))
+        for r_in_tile, elem_pairs in c_slots:
+            row = e.add(row0, e.addc(r_in_tile, m * atom.m))
             tok, slot, valid = row_info(row)
             ts = e.add(e.mulc(tok, topk), slot)
             if spec.stage == 1:
@@ -192,12 +202,17 @@ def emit_kernel(spec, plan) -> str:
                 out_row = e.mulc(tok, spec.model_dim)
             weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
             row_ops += [out_row, valid, sx, weight]
-    out_cols = [e.add(e.addc(n0, 32 * p), e.mulc(col, 2)) for p in range(pairs)]
-    n_rows = m_reps * atom.c_elems
-    operands = ["%out"] + row_ops + out_cols + accs
-    types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * pairs + [acc_t] * len(accs)
+            (ta, ea), (tb, eb) = elem_pairs[0]
+            for b in range(blocks):
+                for gu in range(gu_count):
+                    for t_r, el in ((ta, ea), (tb, eb)):
+                        acc = accs[acc_index(m, b, gu, t_r)]
+                        values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {acc_t}"))
+    n_rows = len(row_ops) // 4
+    operands = ["%out"] + row_ops + cols + values
+    types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) + ["f32"] * len(values)
     e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
-           f'pairs = {pairs} : i64, gate_up = {gu_count} : i64, m_tiles = {m_reps} : i64, '
+           f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
            f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
     e.depth -= 1
     e.line("}")

@@ -1,0 +1,131 @@
+"""moe-to-nvvm: the sm_90 lowering of the mid-level `moe.*` ops (NVVM + LLVM dialects).
+
+  moe.load         llvm.load at base + offsets; an invalid lane loads from the
+                   base instead and its value is replaced by zero
+  moe.uniform      nothing to do: uniform values need no register class on NVPTX
+  moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
+                   into the low or high half of the old word
+  moe.mma          nvvm.mma.sync m16n8k32 row.col f32.e4m3.e4m3.f32 (PTX ISA 8.4 on sm_90)
+  moe.atomic_add   red.global.add.noftz.bf16x2 (device scope by default): a vector
+                   atomicrmw would become a compare-and-swap loop on NVPTX
+  moe.exp2         ex2.approx.f32
+"""
+from __future__ import annotations
+
+from ..mlir import walk_ops
+from ..rewrite import expand
+from .registry import DiagnosedError, register
+from .to_flydsl import _is_true
+
+ZERO = {"i32": "0", "i64": "0", "f32": "0.0"}
+SIZES = {"i32": 4, "i64": 8, "f32": 4, "vector<2xi32>": 8, "vector<4xi32>": 16, "vector<2xbf16>": 4,
+         "vector<2xf32>": 8, "vector<2xf16>": 4}
+MMA = {
+    "mma_m16n8k32_e4m3": ("#nvvm.mma_type<e4m3>", "#nvvm.shape<m = 16, n = 8, k = 32>", 4, 2),
+}
+F32X4 = "!llvm.struct<(f32, f32, f32, f32)>"
+
+
+def _load(op):
+    t = str(op.results[0].type)
+    if t not in SIZES:
+        raise DiagnosedError(f"moe.load: no sm_90 lowering for result type {t}", op)
+    always = _is_true(op.operands[3])
+
+    def build(e, a):
+        off = e.op(f"arith.addi {a[1]}, {a[2]} : i32")
+        ptr = e.op(f"llvm.getelementptr {a[0]}[{off}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        if not always:
+            ptr = e.op(f"arith.select {a[3]}, {ptr}, {a[0]} : !llvm.ptr<1>")
+        v = e.op(f"llvm.load {ptr} {{alignment = {SIZES[t]} : i64}} : !llvm.ptr<1> -> {t}")
+        if always:
+            return [v]
+        zero = e.op(f"arith.constant {ZERO[t]} : {t}" if t in ZERO else
+                    f"arith.constant dense<{'0.0' if 'f' in t.split('x')[-1] else '0'}> : {t}")
+        return [e.op(f"arith.select {a[3]}, {v}, {zero} : {t}")]
+
+    return build
+
+
+def _cvt(op):
+    hi = op.attributes["hi"].value
+
+    def build(e, a):
+        # PTX puts the conversion of the first source in the upper byte
+        h = e.op(f'llvm.inline_asm asm_dialect = att "cvt.rn.satfinite.e4m3x2.f32 $0, $1, $2;", "=h,f,f" '
+                 f"{a[1]}, {a[0]} : (f32, f32) -> i16")
+        w = e.op(f"arith.extui {h} : i16 to i32")
+        if hi:
+            w = e.op(f"arith.shli {w}, {e.c(16)} : i32")
+        keep = e.op(f"arith.andi {a[2]}, {e.c(0xFFFF if hi else -65536)} : i32")
+        return [e.op(f"arith.ori {keep}, {w} : i32")]
+
+    return build
+
+
+def _mma(op):
+    atom = op.attributes["atom"].value
+    if atom not in MMA:
+        raise DiagnosedError(f"moe.mma: atom '{atom}' has no sm_90 mma.sync (known: {', '.join(MMA)})", op)
+    ptx_type, shape, na, nb = MMA[atom]
+
+    def build(e, a):
+        av = [e.op(f"vector.extract {a[0]}[{i}] : i32 from vector<{na}xi32>") for i in range(na)]
+        bv = [e.op(f"vector.extract {a[1]}[{i}] : i32 from vector<{nb}xi32>") for i in range(nb)]
+        cv = [e.op(f"vector.extract {a[2]}[{i}] : f32 from vector<4xf32>") for i in range(4)]
+        r = e.op(f"nvvm.mma.sync A[{', '.join(av)}] B[{', '.join(bv)}] C[{', '.join(cv)}] "
+                 f"{{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
+                 f"multiplicandAPtxType = {ptx_type}, multiplicandBPtxType = {ptx_type}, shape = {shape}}} "
+                 f": (i32, i32, f32) -> {F32X4}")
+        d = [e.op(f"llvm.extractvalue {r}[{i}] : {F32X4}") for i in range(4)]
+        return [e.op(f"vector.from_elements {', '.join(d)} : vector<4xf32>")]
+
+    return build
+
+
+RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2"}
+
+
+def _atomic(op):
+    t = str(op.operands[1].type)
+    if t not in RED:
+        raise DiagnosedError(f"moe.atomic_add: no native sm_90 reduction for {t}", op)
+
+    def build(e, a):
+        bits = e.op(f"llvm.bitcast {a[1]} : {t} to i32")
+        e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{RED[t]} [$0], $1;", "l,r,~{{memory}}" '
+               f"{a[0]}, {bits} : (!llvm.ptr<1>, i32) -> ()")
+        return []
+
+    return build
+
+
+def _exp2(op):
+    def build(e, a):
+        return [e.op(f'llvm.inline_asm asm_dialect = att "ex2.approx.f32 $0, $1;", "=f,f" {a[0]} : (f32) -> f32')]
+    return build
+
+
+def _uniform(op):
+    return lambda e, a: [a[0]]
+
+
+LOWERINGS = {
+    "moe.load": _load,
+    "moe.uniform": _uniform,
+    "moe.cvt_pk_fp8": _cvt,
+    "moe.mma": _mma,
+    "moe.atomic_add": _atomic,
+    "moe.exp2": _exp2,
+}
+
+
+@register("moe-to-nvvm", "Lower mid-level moe ops to NVVM/LLVM for sm_90.")
+def run(module) -> None:
+    for op in walk_ops(module):
+        if not op.name.startswith("moe."):
+            continue
+        if op.name not in LOWERINGS:
+            raise DiagnosedError(
+                f"'{op.name}' must be expanded before moe-to-nvvm (run the target-neutral passes first)", op)
+        expand(op, LOWERINGS[op.name](op))
