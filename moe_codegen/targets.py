@@ -39,6 +39,7 @@ class Target:
     mma: dict                 # dtype name -> MmaAtom
     lowering_pass: str        # the one target-specific pass
     isa_suffix: str           # file suffix of the assembly
+    acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
 
 
 MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4, "mfma")
@@ -52,7 +53,10 @@ TARGETS = {
                      {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
     # mma.sync with e4m3 operands on plain sm_90 needs PTX ISA 8.4
     "sm_90": Target("sm_90", "nvptx", 32, "f8E4M3FN", 227 * 1024, 255, "mma16x8x32_k128", 8, 128,
-                    {"int4_fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx"),
+                    {"int4_fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx",
+                    # a warp has half the lanes of a wave: operands of a K tile need twice the
+                    # registers per lane; measured spills above this at the M and L shapes
+                    acc_budget=96),
 }
 
 

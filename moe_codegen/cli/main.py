@@ -34,6 +34,10 @@ def build_parser():
     c.add_argument("--tile-n", type=int)
     c.add_argument("--tile-k", type=int)
     c.add_argument("--dump-ir", metavar="DIR", default="moe_ir")
+    b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
+    b.add_argument("--target", choices=("sm_90",), default="sm_90")
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--suite", choices=("runtime",), default="runtime")
     return p
 
 
@@ -58,7 +62,11 @@ def compile_command(args) -> int:
               f"spills {r['vgpr_spill']}/{r['sgpr_spill']} scratch {r['scratch_bytes']} B "
               f"occupancy {r['occupancy_waves_per_simd']} waves/SIMD, "
               f"K-loop VALU/MFMA {k.stats.get('valu_per_mfma')} -> {out / f'stage{stage}'}")
-    print(f"running: no {args.target} device here; the AMD kernels are compiled and checked, not run")
+    if args.target.startswith("gfx"):
+        print(f"running: no {args.target} device here; the AMD kernels are compiled and checked, not run")
+    else:
+        print("running: build artifacts with `moe-codegen build-artifacts --target sm_90 --out DIR` and run "
+              "`pytest test_runtime` on the GPU machine (see README, Running on a GPU)")
     return 0
 
 
@@ -67,6 +75,11 @@ def main(argv=None):
     try:
         if args.command == "compile":
             return compile_command(args)
+        if args.command == "build-artifacts":
+            from ..artifacts import build_artifacts
+            out = build_artifacts(args.target, args.out, args.suite)
+            print(f"artifacts for {args.target} ({args.suite}) in {out}")
+            return 0
     except MoeCodegenError as e:
         fail(PROG, str(e))
     return 0

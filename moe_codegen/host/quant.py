@@ -70,9 +70,11 @@ def quantize_int4(w: torch.Tensor, group_size: int, *, scale_dtype: torch.dtype 
     return q.clamp_(-INT4_MAX, INT4_MAX).to(torch.int8), scale
 
 
-def random_int4(E: int, N: int, K: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_int4(E: int, N: int, K: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Codes drawn from all 16 values -8..7 (quantize_int4 never emits -8, kernels must decode it)."""
-    return torch.randint(-8, 8, (E, N, K), generator=generator, dtype=torch.int8)
+    if device is None and generator is not None:
+        device = generator.device
+    return torch.randint(-8, 8, (E, N, K), generator=generator, dtype=torch.int8, device=device)
 
 
 def dequant_int4(q: torch.Tensor, scale: torch.Tensor, group_size: int) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """Routing test data and block-aligned expert sorting (SPEC 1, 1b)."""
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +28,11 @@ class Routing:
     @property
     def num_blocks(self) -> int:
         return self.sorted_expert_ids.numel()
+
+    def to(self, device) -> "Routing":
+        return dataclasses.replace(
+            self, sorted_token_ids=self.sorted_token_ids.to(device), sorted_weights=self.sorted_weights.to(device),
+            sorted_expert_ids=self.sorted_expert_ids.to(device), num_valid_ids=self.num_valid_ids.to(device))
 
 
 def make_topk(tokens: int, experts: int, topk: int, *, kind: str = "uniform",

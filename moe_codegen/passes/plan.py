@@ -12,9 +12,9 @@ from .registry import DiagnosedError, register
 
 MAX_WAVES = 4
 MAX_WAVE_COLS = 64
-# Accumulator registers per lane we allow, so that stage 1 keeps >= 2 waves per
-# SIMD (512 unified VGPR+AGPR / 2) with room left for operands and addresses.
-ACC_REG_BUDGET = 160
+# Target.acc_budget: accumulator registers per lane allowed, so that a kernel
+# keeps >= 2 waves per SIMD (gfx9: 512 unified VGPR+AGPR / 2) with room left
+# for operands and addresses, and sm_90 stays under 255 registers unspilled.
 
 
 def default_tile_m(tokens_hint):
@@ -68,10 +68,10 @@ def choose(spec):
         if tile_n % pair or out_n % tile_n:
             raise ValueError(f"tile_n {tile_n} must be a multiple of {pair} and divide N = {out_n}")
         regs = acc_registers(spec.stage, tile_m, tile_n, waves_for(tile_n), atom, grouped)
-        if regs > ACC_REG_BUDGET:
+        if regs > target.acc_budget:
             raise ValueError(
                 f"tile {tile_m}x{tile_n} needs {regs} accumulator registers per lane, over the "
-                f"budget of {ACC_REG_BUDGET} that keeps 2 waves per SIMD on {target.name}; "
+                f"budget of {target.acc_budget} that keeps 2 waves per SIMD on {target.name}; "
                 f"use a smaller tile_m or tile_n")
     else:
         tile_n = None
@@ -79,7 +79,7 @@ def choose(spec):
             if tn % pair or out_n % tn:
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
-            if regs <= ACC_REG_BUDGET and tn // waves_for(tn) <= MAX_WAVE_COLS:
+            if regs <= target.acc_budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
                 tile_n = tn
                 break
             notes.append(f"tile_n {tn} refused ({regs} accumulator registers per lane)")

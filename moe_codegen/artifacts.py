@@ -1,0 +1,70 @@
+"""Ahead-of-time artifacts: compile a suite of specs here, run them on a GPU machine without MLIR.
+
+Layout of an artifact folder:
+  DIR/index.json                    list of entries: spec fields + the kernel folder
+  DIR/<kernel-id>/kernel.cubin      (sm_90) the loadable binary
+  DIR/<kernel-id>/meta.json         kernel name, argument order, block size, grid rule, tiles, spec
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import MoeCodegenError
+from .spec import KernelSpec
+
+# tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
+SHAPES = {
+    "S": (64, 256, 128, 4, 2),
+    "M": (129, 1024, 256, 8, 2),
+    "L": (333, 4096, 2048, 17, 9),
+    "DSV3_decode1": (1, 7168, 256, 256, 8),
+}
+
+
+def runtime_suite(target: str):
+    specs = []
+    for name, (tokens, md, inter, e, k) in SHAPES.items():
+        for stage in (1, 2):
+            specs.append((name, KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
+                                           mode="atomic", target=target, model_dim=md, inter_dim=inter,
+                                           experts=e, topk=k, tokens_hint=tokens)))
+    return specs
+
+
+SUITES = {"runtime": runtime_suite}
+
+
+def kernel_id(spec: KernelSpec) -> str:
+    h = hashlib.sha1(spec.key().encode()).hexdigest()[:10]
+    return f"stage{spec.stage}_{spec.dtype}_{spec.model_dim}x{spec.inter_dim}_e{spec.experts}_k{spec.topk}_{h}"
+
+
+def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> Path:
+    from .compiler import compile as compile_kernel
+
+    if suite not in SUITES:
+        raise MoeCodegenError(f"unknown suite '{suite}'; known: {', '.join(SUITES)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for shape, spec in SUITES[suite](target):
+        k = compile_kernel(spec)
+        if not k.binary:
+            raise MoeCodegenError(f"target {target} produced no loadable binary; artifacts need one")
+        kid = kernel_id(spec)
+        d = out / kid
+        d.mkdir(exist_ok=True)
+        (d / "kernel.cubin").write_bytes(k.binary)
+        meta = {"kernel": k.name, "args": k.launch["args"], "block": k.launch["block"],
+                "tile_m": k.launch["tile_m"], "tile_n": k.launch["tile_n"], "tile_k": k.launch["tile_k"],
+                "grid_y": k.launch["grid_y"], "grid_x": k.launch["grid_x"], "shared_bytes": 0,
+                "spec": asdict(spec), "shape": shape, "resources": k.resources}
+        (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        index.append({"id": kid, "shape": shape, **asdict(spec)})
+        log(f"{kid}: {k.name} tile {k.launch['tile_m']}x{k.launch['tile_n']} regs {k.resources['vgpr']} "
+            f"spills {k.resources['vgpr_spill']}")
+    (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return out

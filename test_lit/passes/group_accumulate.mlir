@@ -1,0 +1,56 @@
+// RUN: %moe-opt %s --passes moe-group-accumulate | FileCheck %s
+
+// moe-group-accumulate: each K group gets a fresh accumulator (an MMA chain from zero over the group's
+// K32 steps), then one fused multiply-add running' = acc * s_group + running in f32 (SPEC 1b), so the
+// group scale is applied per group inside the K loop and the running sum is never re-converted.
+
+// Group 32: one MMA from zero, then the fma with the running value.
+// CHECK-LABEL: func.func @group32
+// CHECK-SAME: (%[[A:[^:]+]]: i64, %[[B:[^:]+]]: i64, %[[RV:[^:]+]]: vector<4xf32>, %[[S:[^:]+]]: vector<4xf32>)
+// CHECK-NEXT: %[[Z:.+]] = arith.constant dense<0.000000e+00> : vector<4xf32>
+// CHECK-NEXT: %[[ACC:.+]] = "moe.mma"(%[[A]], %[[B]], %[[Z]]) {atom = "mfma_f32_16x16x32_fp8"} : (i64, i64, vector<4xf32>) -> vector<4xf32>
+// CHECK-NEXT: %[[R:.+]] = llvm.intr.fma(%[[ACC]], %[[S]], %[[RV]]) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// CHECK-NEXT: return %[[R]] : vector<4xf32>
+func.func @group32(%a: i64, %b: i64, %run: vector<4xf32>, %s: vector<4xf32>) -> vector<4xf32> {
+  %r = "moe.group_mma"(%a, %b, %run, %s) {atom = "mfma_f32_16x16x32_fp8", steps = 1 : i64} : (i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+  return %r : vector<4xf32>
+}
+
+// Group 64: operands are (a0, a1, b0, b1, running, s); the chain pairs a_i with b_i, in K order,
+// and only the chain's end is scaled.
+// CHECK-LABEL: func.func @group64
+// CHECK-SAME: (%[[A0:[^:]+]]: i64, %[[A1:[^:]+]]: i64, %[[B0:[^:]+]]: i64, %[[B1:[^:]+]]: i64, %[[RV2:[^:]+]]: vector<4xf32>, %[[S2:[^:]+]]: vector<4xf32>)
+// CHECK-NEXT: %[[Z2:.+]] = arith.constant dense<0.000000e+00> : vector<4xf32>
+// CHECK-NEXT: %[[M0:.+]] = "moe.mma"(%[[A0]], %[[B0]], %[[Z2]]) {atom = "mfma_f32_16x16x32_fp8"}
+// CHECK-NEXT: %[[M1:.+]] = "moe.mma"(%[[A1]], %[[B1]], %[[M0]]) {atom = "mfma_f32_16x16x32_fp8"}
+// CHECK-NEXT: %[[R2:.+]] = llvm.intr.fma(%[[M1]], %[[S2]], %[[RV2]]) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// CHECK-NEXT: return %[[R2]] : vector<4xf32>
+func.func @group64(%a0: i64, %a1: i64, %b0: i64, %b1: i64, %run: vector<4xf32>, %s: vector<4xf32>) -> vector<4xf32> {
+  %r = "moe.group_mma"(%a0, %a1, %b0, %b1, %run, %s) {atom = "mfma_f32_16x16x32_fp8", steps = 2 : i64} : (i64, i64, i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+  return %r : vector<4xf32>
+}
+
+// In a K loop, two groups in a row: the second group's running value is the first group's fma, and
+// each group starts again from zero (never from the running sum).
+// CHECK-LABEL: func.func @two_groups_in_loop
+// CHECK: scf.for {{.*}} iter_args(%[[IT:[a-z0-9_]+]] = %{{[^)]+}}) -> (vector<4xf32>)
+// CHECK-NEXT: %[[ZA:.+]] = arith.constant dense<0.000000e+00> : vector<4xf32>
+// CHECK-NEXT: %[[MA:.+]] = "moe.mma"(%{{[^,]+}}, %{{[^,]+}}, %[[ZA]])
+// CHECK-NEXT: %[[FA:.+]] = llvm.intr.fma(%[[MA]], %{{[^,]+}}, %[[IT]])
+// CHECK-NEXT: %[[ZB:.+]] = arith.constant dense<0.000000e+00> : vector<4xf32>
+// CHECK-NEXT: %[[MB:.+]] = "moe.mma"(%{{[^,]+}}, %{{[^,]+}}, %[[ZB]])
+// CHECK-NEXT: %[[FB:.+]] = llvm.intr.fma(%[[MB]], %{{[^,]+}}, %[[FA]])
+// CHECK-NEXT: scf.yield %[[FB]] : vector<4xf32>
+func.func @two_groups_in_loop(%a: i64, %b: i64, %s: vector<4xf32>, %n: index) -> vector<4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %z = arith.constant dense<0.0> : vector<4xf32>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%run = %z) -> (vector<4xf32>) {
+    %g0 = "moe.group_mma"(%a, %b, %run, %s) {atom = "mfma_f32_16x16x32_fp8", steps = 1 : i64} : (i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+    %g1 = "moe.group_mma"(%a, %b, %g0, %s) {atom = "mfma_f32_16x16x32_fp8", steps = 1 : i64} : (i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+    scf.yield %g1 : vector<4xf32>
+  }
+  return %r : vector<4xf32>
+}
+
+// CHECK-NOT: moe.group_mma
