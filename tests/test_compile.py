@@ -22,6 +22,7 @@ def spec_for(shape, stage, target, dtype="int4_fp8", group=32, **kw):
                       inter_dim=inter, experts=e, topk=k, tokens_hint=t, **kw)
 
 
+MMA_TEXT = {"amdgpu": "v_mfma_f32_16x16x32_fp8_fp8", "nvptx": "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"}
 VARIANTS = [(d, g) for d, info in DTYPES.items() for g in info.group_sizes]
 
 
@@ -36,7 +37,7 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
     assert r["lds_bytes"] <= get_target(target).lds_limit
     assert r["occupancy_waves_per_simd"] >= 2, r
     assert k.launch["tile_m"] == TILE_M[shape]
-    assert "v_mfma_f32_16x16x32_fp8_fp8" in k.isa
+    assert MMA_TEXT[get_target(target).family] in k.isa
     for field in ("vgpr", "agpr", "sgpr", "lds_bytes", "vgpr_spill", "sgpr_spill", "scratch_bytes",
                   "occupancy_waves_per_simd"):
         assert isinstance(r[field], int), field
@@ -47,7 +48,10 @@ def test_default_spec_compiles_both_stages(target):
     for stage in (1, 2):
         k = compile(KernelSpec(stage=stage, target=target))
         assert k.resources["vgpr_spill"] == 0 and k.resources["scratch_bytes"] == 0
-        assert k.stats["mfma"] > 0 and k.stats["valu_per_mfma"] is not None
+        if get_target(target).family == "amdgpu":
+            assert k.stats["mfma"] > 0 and k.stats["valu_per_mfma"] is not None
+        else:
+            assert k.binary[:4] == b"\x7fELF"  # a cubin
 
 
 def test_same_spec_gives_identical_ir_and_assembly():
@@ -105,6 +109,8 @@ def test_each_stage_is_reparsable_mlir():
     (dict(dtype="fp4"), "unsupported dtype 'fp4'"),
     (dict(group_size=48), "group size 48 not supported"),
     (dict(target="gfx90a"), "unsupported target 'gfx90a'"),
+    (dict(target="sm_90", inter_dim=2052), "multiples of 8"),
+    (dict(target="sm_90", model_dim=7104), "multiple of 128"),
     (dict(mode="reduce"), "mode 'reduce' not supported"),
     (dict(out_dtype="f32"), "out dtype 'f32' not supported"),
     (dict(topk=500), "topk 500 exceeds experts"),
@@ -122,3 +128,25 @@ def test_valu_per_mfma_is_reported_for_the_k_loop():
     k = compile(spec_for("L", 1, "gfx950"))
     # group-32 int4 -> fp8 cost in the K loop; tracked, and must stay bounded
     assert 0 < k.stats["valu_per_mfma"] < 12, k.stats
+
+
+def test_sm90_ptx_has_the_promised_instructions():
+    k1 = compile(spec_for("S", 1, "sm_90"))
+    k2 = compile(spec_for("S", 2, "sm_90"))
+    assert "cvt.rn.satfinite.e4m3x2.f32" in k1.isa
+    assert "red.global.add.noftz.bf16x2" in k2.isa
+    for k in (k1, k2):
+        assert "atom.global.cas" not in k.isa and "atom.cas" not in k.isa
+    assert "red.global" not in k1.isa and "st.global.b32" in k1.isa
+
+
+def test_artifacts_are_self_describing(tmp_path):
+    from moe_codegen.artifacts import build_artifacts
+    out = build_artifacts("sm_90", tmp_path, "runtime", log=lambda *_: None)
+    index = json.loads((out / "index.json").read_text())
+    assert {e["shape"] for e in index} == {"S", "M", "L", "DSV3_decode1"}
+    for e in index:
+        meta = json.loads((out / e["id"] / "meta.json").read_text())
+        assert meta["resources"]["vgpr_spill"] == 0
+        assert (out / e["id"] / "kernel.cubin").read_bytes()[:4] == b"\x7fELF"
+        assert meta["args"][-1] == "tokens:i32" and meta["block"] == 128

@@ -75,7 +75,7 @@ def choose(spec):
                 f"use a smaller tile_m or tile_n")
     else:
         tile_n = None
-        for tn in (256, 128, 64, 32):
+        for tn in (256, 128, 64, 32, 16, 8):
             if tn % pair or out_n % tn:
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
@@ -84,7 +84,8 @@ def choose(spec):
                 break
             notes.append(f"tile_n {tn} refused ({regs} accumulator registers per lane)")
         if tile_n is None:
-            raise ValueError(f"no tile_n fits N = {out_n} with tile_m {tile_m}: " + "; ".join(notes))
+            raise ValueError(f"no tile_n (a multiple of {pair} dividing N = {out_n}) fits with tile_m {tile_m}"
+                             + (": " + "; ".join(notes) if notes else ""))
     waves = waves_for(tile_n)
     lds = 0  # operands go global -> registers; nothing staged in LDS
     if lds > target.lds_limit:
