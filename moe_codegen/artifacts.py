@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import MoeCodegenError
-from .spec import KernelSpec
+from .spec import KernelSpec, default_tile_m
 
 # tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
 SHAPES = {
@@ -34,7 +34,29 @@ def runtime_suite(target: str):
     return specs
 
 
-SUITES = {"runtime": runtime_suite}
+# benchmark cases (issue: decode and prefill at the Kimi-K2-like shape on one GPU, DeepSeek-V3 TP8 decode)
+BENCH_SHAPES = {
+    "kimi_e64": ((1, 8, 64, 4096), 7168, 2048, 64, 8),
+    "dsv3_tp8": ((1, 8), 7168, 256, 256, 8),
+}
+
+
+def bench_suite(target: str):
+    specs, seen = [], set()
+    for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
+        for tokens in token_list:
+            tm = default_tile_m(tokens)
+            for stage in (1, 2):
+                if (name, tm, stage) in seen:
+                    continue
+                seen.add((name, tm, stage))
+                specs.append((name, KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
+                                               mode="atomic", target=target, model_dim=md, inter_dim=inter,
+                                               experts=e, topk=k, tile_m=tm)))
+    return specs
+
+
+SUITES = {"runtime": runtime_suite, "bench": bench_suite}
 
 
 def kernel_id(spec: KernelSpec) -> str:

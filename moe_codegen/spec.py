@@ -41,6 +41,17 @@ def supported_summary() -> str:
     return "; ".join(rows) + f"; targets {', '.join(TARGETS)}"
 
 
+def default_tile_m(tokens_hint):
+    """tile_m of a layer call by its token count (one tile_m serves both stages: routing is built once)."""
+    if tokens_hint is None:
+        return 32
+    if tokens_hint <= 64:
+        return 16
+    if tokens_hint <= 256:
+        return 32
+    return 64
+
+
 @dataclass(frozen=True)
 class TileConfig:
     tile_m: int

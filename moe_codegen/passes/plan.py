@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..mlir import attr, walk_ops
 from ..ops import spec_from_op
+from ..spec import default_tile_m
 from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
 
@@ -15,16 +16,6 @@ MAX_WAVE_COLS = 64
 # Target.acc_budget: accumulator registers per lane allowed, so that a kernel
 # keeps >= 2 waves per SIMD (gfx9: 512 unified VGPR+AGPR / 2) with room left
 # for operands and addresses, and sm_90 stays under 255 registers unspilled.
-
-
-def default_tile_m(tokens_hint):
-    if tokens_hint is None:
-        return 32
-    if tokens_hint <= 64:
-        return 16
-    if tokens_hint <= 256:
-        return 32
-    return 64
 
 
 def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):

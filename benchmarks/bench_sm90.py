@@ -1,0 +1,179 @@
+"""H100/H200 benchmark of the sm_90 kernels, with the device's ceilings measured in the same run.
+
+Run on the GPU machine, after `moe-codegen build-artifacts --target sm_90 --suite bench --out DIR`
+on the CPU machine:
+
+    python benchmarks/bench_sm90.py --artifacts DIR --out RESULTS_DIR
+
+Method: 5 warm-up calls, then the median of 30 single calls timed with CUDA events, each preceded by a
+256 MiB memset so that L2 starts cold.  Weight bandwidth = distinct experts touched x (weight + scale
+bytes per expert) / time; FLOP/s counts useful work only (2 x tokens x topk x N x K).  Every timed
+configuration is checked once against the torch reference and the error is printed beside its time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moe_codegen.artifacts import BENCH_SHAPES  # noqa: E402
+from moe_codegen.host import (dequant_int4, make_topk, moe_sorting, prepare_weights, quantize_rows,  # noqa: E402
+                              random_int4, ref_stage1, ref_stage2, rel_l2)
+from moe_codegen.runtime.cuda import ArtifactSet  # noqa: E402
+from moe_codegen.spec import default_tile_m  # noqa: E402
+
+TARGET, G = "sm_90", 32
+WARMUP, REPS = 5, 30
+
+
+def timed(fn, flush, reps=REPS, warmup=WARMUP):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        flush.zero_()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e-3)
+    return statistics.median(times)
+
+
+def ceilings(flush):
+    n = 1 << 30
+    src, dst = torch.empty(n, dtype=torch.uint8, device="cuda"), torch.empty(n, dtype=torch.uint8, device="cuda")
+    t = timed(lambda: dst.copy_(src), flush, reps=10, warmup=3)
+    copy = 2 * n / t
+    del src, dst
+    m = 8192
+    a = torch.randn(m, m, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(m, m, device="cuda", dtype=torch.bfloat16)
+    bf16 = 2 * m ** 3 / timed(lambda: torch.mm(a, b), flush, reps=10, warmup=3)
+    a8 = a.to(torch.float8_e4m3fn)
+    b8 = b.to(torch.float8_e4m3fn).t()  # column-major second operand, as _scaled_mm wants
+    one = torch.tensor(1.0, device="cuda")
+    fp8 = 2 * m ** 3 / timed(lambda: torch._scaled_mm(a8, b8, one, one, out_dtype=torch.bfloat16), flush,
+                             reps=10, warmup=3)
+    return {"copy_bytes_per_s": copy, "bf16_flops": bf16, "fp8_flops": fp8}
+
+
+def run(args):
+    arts = ArtifactSet(args.artifacts)
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    ceil = ceilings(flush)
+    print(f"device {torch.cuda.get_device_name()}: copy {ceil['copy_bytes_per_s'] / 1e12:.2f} TB/s, "
+          f"bf16 {ceil['bf16_flops'] / 1e12:.0f} TFLOP/s, fp8 {ceil['fp8_flops'] / 1e12:.0f} TFLOP/s", flush=True)
+    rows = []
+    gen = torch.Generator(device="cuda").manual_seed(args.seed)
+    gcpu = torch.Generator().manual_seed(args.seed)
+    for shape, (token_list, md, inter, E, k) in BENCH_SHAPES.items():
+        c1 = random_int4(E, 2 * inter, md, generator=gen)
+        s1 = (torch.rand(E, md // G, 2 * inter, generator=gen, device="cuda") * 0.02 + 0.002).to(torch.bfloat16)
+        c2 = random_int4(E, md, inter, generator=gen)
+        s2 = (torch.rand(E, inter // G, md, generator=gen, device="cuda") * 0.02 + 0.002).to(torch.bfloat16)
+        p1 = prepare_weights(c1, s1, target=TARGET, group_size=G)
+        p2 = prepare_weights(c2, s2, target=TARGET, group_size=G)
+        for tokens in token_list:
+            ids, tw = make_topk(tokens, E, k, generator=gcpu)
+            experts_touched = int(torch.unique(ids).numel())
+            ids, tw = ids.cuda(), tw.cuda()
+            for stage in (1, 2):
+                kern = arts.find(shape=shape, stage=stage, tile_m=default_tile_m(tokens))
+                routing = moe_sorting(ids.cpu(), tw.cpu(), E, kern.tile_m).to("cuda")
+                if stage == 1:
+                    x_q, sx = quantize_rows(torch.randn(tokens, md, generator=gen, device="cuda"), "fp8", TARGET)
+                    out = torch.empty(tokens, k, inter, dtype=torch.bfloat16, device="cuda")
+                    call = lambda: kern(x_q, p1.w, sx, p1.scale, routing, out)  # noqa: E731
+                    N, K, w_bytes = 2 * inter, md, p1.w[0].numel() + p1.scale[0].numel() * 2
+                else:
+                    x_q, sx = quantize_rows(torch.randn(tokens, k, inter, generator=gen, device="cuda"), "fp8",
+                                            TARGET)
+                    out = torch.zeros(tokens, md, dtype=torch.bfloat16, device="cuda")
+                    call = lambda: kern(x_q, p2.w, sx, p2.scale, routing, out)  # noqa: E731
+                    N, K, w_bytes = md, inter, p2.w[0].numel() + p2.scale[0].numel() * 2
+                call()
+                torch.cuda.synchronize()
+                if stage == 1:
+                    ref = ref_stage1(x_q, sx, dequant_int4(c1, s1, G), ids, tw, doweight=False)
+                else:
+                    ref = ref_stage2(x_q, sx, dequant_int4(c2, s2, G), ids, tw, doweight=True)
+                err = rel_l2(out.float(), ref)
+                del ref
+                t = timed(call, flush)
+                bw = experts_touched * w_bytes / t
+                flops = 2 * tokens * k * N * K / t
+                row = dict(shape=shape, dtype="int4_fp8_g32", tokens=tokens, stage=stage, tile_m=kern.tile_m,
+                           tile_n=kern.meta["tile_n"], us=t * 1e6, weight_gb_s=bw / 1e9,
+                           bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
+                           mma_frac=flops / ceil["fp8_flops"], rel_l2=err, ok=err <= 1e-2,
+                           experts_touched=experts_touched)
+                rows.append(row)
+                print(f"{shape:9s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}: "
+                      f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s ({row['bw_frac']:.3f} of copy)  "
+                      f"{row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of fp8)  rel_l2 {err:.2e}", flush=True)
+        del c1, c2, p1, p2, s1, s2
+        torch.cuda.empty_cache()
+    return ceil, rows
+
+
+def write(out_dir, ceil, rows):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.cuda.get_device_name()
+    (out / "bench.json").write_text(json.dumps({"device": dev, "ceilings": ceil, "rows": rows}, indent=2) + "\n")
+    lines = [f"Device: {dev}. Ceilings measured in the same run: copy {ceil['copy_bytes_per_s'] / 1e12:.2f} TB/s "
+             f"(read + write), bf16 mm {ceil['bf16_flops'] / 1e12:.0f} TFLOP/s, fp8 _scaled_mm "
+             f"{ceil['fp8_flops'] / 1e12:.0f} TFLOP/s.", "",
+             "| shape | dtype | tokens | stage | tile | median us | weight GB/s | of copy | TFLOP/s | of fp8 MMA | rel L2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | {r['tile_m']}x{r['tile_n']} | "
+                     f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
+                     f"{r['mma_frac']:.3f} | {r['rel_l2']:.1e} |")
+    (out / "bench.md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for (shape, stage) in sorted({(r["shape"], r["stage"]) for r in rows}):
+            pts = [(r["tokens"], r["bw_frac"]) for r in rows if r["shape"] == shape and r["stage"] == stage]
+            ax.plot(*zip(*pts), marker="o", label=f"{shape} stage {stage}")
+        ax.set_xscale("log")
+        ax.set_xlabel("tokens")
+        ax.set_ylabel("weight bandwidth / copy rate")
+        ax.set_title(f"int4_fp8 g32 on {dev}")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "bench.png", dpi=120)
+    except ImportError:
+        print("matplotlib not installed: no plot")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--artifacts", default=os.path.join("artifacts", "bench"))
+    p.add_argument("--out", default="bench_results")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    ceil, rows = run(args)
+    write(args.out, ceil, rows)
+    bad = [r for r in rows if not r["ok"]]
+    if bad:
+        print(f"{len(bad)} configurations failed their correctness check")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
