@@ -67,6 +67,28 @@ def ceilings(flush):
     return {"copy_bytes_per_s": copy, "bf16_flops": bf16, "fp8_flops": fp8}
 
 
+def kernels_for(arts, shape, tokens, sweep):
+    """(stage, kernel) pairs to time: the planned kernel of each stage, or every tile variant (sweep)."""
+    tm = default_tile_m(tokens)
+    for stage in (1, 2):
+        if not sweep:
+            yield stage, arts.find(shape=shape, stage=stage, tile_m=tm)
+            continue
+        for e in arts.entries:
+            if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm:
+                yield stage, arts.load(e)
+
+
+def best_tiles(rows):
+    best = {}
+    for r in rows:
+        key = (r["shape"], r["tokens"], r["stage"])
+        if r["ok"] and (key not in best or r["us"] < best[key]["us"]):
+            best[key] = r
+    return [dict(shape=k[0], tokens=k[1], stage=k[2], tile_m=v["tile_m"], tile_n=v["tile_n"], tile_k=v["tile_k"],
+                 us=v["us"], bw_frac=v["bw_frac"]) for k, v in sorted(best.items())]
+
+
 def run(args):
     arts = ArtifactSet(args.artifacts)
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
@@ -87,38 +109,39 @@ def run(args):
             ids, tw = make_topk(tokens, E, k, generator=gcpu)
             experts_touched = int(torch.unique(ids).numel())
             ids, tw = ids.cuda(), tw.cuda()
-            for stage in (1, 2):
-                kern = arts.find(shape=shape, stage=stage, tile_m=default_tile_m(tokens))
+            refs = {}
+            for stage, kern in kernels_for(arts, shape, tokens, args.sweep):
                 routing = moe_sorting(ids.cpu(), tw.cpu(), E, kern.tile_m).to("cuda")
+                if stage not in refs:  # one input and one reference per case, shared by its tile variants
+                    if stage == 1:
+                        x = quantize_rows(torch.randn(tokens, md, generator=gen, device="cuda"), "fp8", TARGET)
+                        ref = ref_stage1(*x, dequant_int4(c1, s1, G), ids, tw, doweight=False)
+                    else:
+                        x = quantize_rows(torch.randn(tokens, k, inter, generator=gen, device="cuda"), "fp8", TARGET)
+                        ref = ref_stage2(*x, dequant_int4(c2, s2, G), ids, tw, doweight=True)
+                    refs[stage] = (x, ref)
+                (x_q, sx), ref = refs[stage]
                 if stage == 1:
-                    x_q, sx = quantize_rows(torch.randn(tokens, md, generator=gen, device="cuda"), "fp8", TARGET)
                     out = torch.empty(tokens, k, inter, dtype=torch.bfloat16, device="cuda")
                     call = lambda: kern(x_q, p1.w, sx, p1.scale, routing, out)  # noqa: E731
                     N, K, w_bytes = 2 * inter, md, p1.w[0].numel() + p1.scale[0].numel() * 2
                 else:
-                    x_q, sx = quantize_rows(torch.randn(tokens, k, inter, generator=gen, device="cuda"), "fp8",
-                                            TARGET)
                     out = torch.zeros(tokens, md, dtype=torch.bfloat16, device="cuda")
                     call = lambda: kern(x_q, p2.w, sx, p2.scale, routing, out)  # noqa: E731
                     N, K, w_bytes = md, inter, p2.w[0].numel() + p2.scale[0].numel() * 2
                 call()
                 torch.cuda.synchronize()
-                if stage == 1:
-                    ref = ref_stage1(x_q, sx, dequant_int4(c1, s1, G), ids, tw, doweight=False)
-                else:
-                    ref = ref_stage2(x_q, sx, dequant_int4(c2, s2, G), ids, tw, doweight=True)
                 err = rel_l2(out.float(), ref)
-                del ref
                 t = timed(call, flush)
                 bw = experts_touched * w_bytes / t
                 flops = 2 * tokens * k * N * K / t
                 row = dict(shape=shape, dtype="int4_fp8_g32", tokens=tokens, stage=stage, tile_m=kern.tile_m,
-                           tile_n=kern.meta["tile_n"], us=t * 1e6, weight_gb_s=bw / 1e9,
+                           tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil["fp8_flops"], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
                 rows.append(row)
-                print(f"{shape:9s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}: "
+                print(f"{shape:9s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x{row['tile_k']}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s ({row['bw_frac']:.3f} of copy)  "
                       f"{row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of fp8)  rel_l2 {err:.2e}", flush=True)
         del c1, c2, p1, p2, s1, s2
@@ -130,14 +153,16 @@ def write(out_dir, ceil, rows):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.cuda.get_device_name()
-    (out / "bench.json").write_text(json.dumps({"device": dev, "ceilings": ceil, "rows": rows}, indent=2) + "\n")
+    (out / "bench.json").write_text(json.dumps({"device": dev, "ceilings": ceil, "rows": rows,
+                                                "best_tiles": best_tiles(rows)}, indent=2) + "\n")
     lines = [f"Device: {dev}. Ceilings measured in the same run: copy {ceil['copy_bytes_per_s'] / 1e12:.2f} TB/s "
              f"(read + write), bf16 mm {ceil['bf16_flops'] / 1e12:.0f} TFLOP/s, fp8 _scaled_mm "
              f"{ceil['fp8_flops'] / 1e12:.0f} TFLOP/s.", "",
-             "| shape | dtype | tokens | stage | tile | median us | weight GB/s | of copy | TFLOP/s | of fp8 MMA | rel L2 |",
+             "| shape | dtype | tokens | stage | tile m x n x k | median us | weight GB/s | of copy | TFLOP/s | of fp8 MMA | rel L2 |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | {r['tile_m']}x{r['tile_n']} | "
+        lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | "
+                     f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']} | "
                      f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} | {r['rel_l2']:.1e} |")
     (out / "bench.md").write_text("\n".join(lines) + "\n")
@@ -166,6 +191,8 @@ def main():
     p.add_argument("--artifacts", default=os.path.join("artifacts", "bench"))
     p.add_argument("--out", default="bench_results")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sweep", action="store_true",
+                   help="time every tile variant in the artifacts (build them with --suite tiles)")
     args = p.parse_args()
     ceil, rows = run(args)
     write(args.out, ceil, rows)

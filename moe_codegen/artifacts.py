@@ -56,7 +56,22 @@ def bench_suite(target: str):
     return specs
 
 
-SUITES = {"runtime": runtime_suite, "bench": bench_suite}
+def tiles_suite(target: str):
+    """Legal tile variants of the decode cases, for the tile search (benchmarks/bench_sm90.py --sweep)."""
+    specs = []
+    for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
+        for tm in sorted({default_tile_m(t) for t in token_list}):
+            for stage in (1, 2):
+                for tn in (16, 32, 64, 128, 256):
+                    for tk in (128, 256, 512):
+                        spec = KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
+                                          mode="atomic", target=target, model_dim=md, inter_dim=inter,
+                                          experts=e, topk=k, tile_m=tm, tile_n=tn, tile_k=tk)
+                        specs.append((name, spec))
+    return specs
+
+
+SUITES = {"runtime": runtime_suite, "bench": bench_suite, "tiles": tiles_suite}
 
 
 def kernel_id(spec: KernelSpec) -> str:
@@ -73,7 +88,16 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> 
     out.mkdir(parents=True, exist_ok=True)
     index = []
     for shape, spec in SUITES[suite](target):
-        k = compile_kernel(spec)
+        try:
+            k = compile_kernel(spec)
+        except MoeCodegenError as e:
+            if suite != "tiles":
+                raise
+            log(f"skip {spec.tile_m}x{spec.tile_n}x{spec.tile_k} stage {spec.stage} {shape}: {str(e).splitlines()[0]}")
+            continue
+        if suite == "tiles" and k.resources.get("vgpr_spill"):
+            log(f"skip {spec.tile_m}x{spec.tile_n}x{spec.tile_k} stage {spec.stage} {shape}: spills")
+            continue
         if not k.binary:
             raise MoeCodegenError(f"target {target} produced no loadable binary; artifacts need one")
         kid = kernel_id(spec)

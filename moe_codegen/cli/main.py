@@ -37,7 +37,7 @@ def build_parser():
     b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
     b.add_argument("--out", required=True, metavar="DIR")
-    b.add_argument("--suite", choices=("runtime", "bench"), default="runtime")
+    b.add_argument("--suite", choices=("runtime", "bench", "tiles"), default="runtime")
     return p
 
 

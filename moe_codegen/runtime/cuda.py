@@ -89,5 +89,8 @@ class ArtifactSet:
     def find(self, **fields) -> CudaKernel:
         for e in self.entries:
             if all(e.get(k) == v for k, v in fields.items()):
-                return CudaKernel(self.folder / e["id"])
+                return self.load(e)
         raise KeyError(f"no artifact with {fields} in {self.folder}")
+
+    def load(self, entry) -> CudaKernel:
+        return CudaKernel(self.folder / entry["id"])

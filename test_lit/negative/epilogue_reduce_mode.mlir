@@ -1,7 +1,6 @@
 // RUN: not %moe-opt %s --passes moe-epilogue 2>&1 | FileCheck %s
 
-// Negative: the stage-2 epilogue only implements atomic mode; a reduce-mode epilogue is refused rather
-// than written with atomics into a [tokens, topk, model_dim] buffer.
+// Negative: stage-2 reduce mode is not implemented in the epilogue, so it must be refused rather than written with atomics.
 
 func.func @reduce(%out: !llvm.ptr<1>, %off: i32, %valid: i1, %sx: f32, %w: f32, %col: i32, %a0: f32, %a1: f32) {
   // CHECK: {{.*}}epilogue_reduce_mode.mlir:[[# @LINE + 1]]:3: error: moe.epilogue: stage 2 mode 'reduce' is not implemented (supported: atomic)

@@ -1,7 +1,6 @@
 // RUN: not %moe-opt %s --passes moe-verify,moe-to-kernel 2>&1 | FileCheck %s
 
-// Negative: moe-to-kernel needs the tiles moe-plan writes; skipping the plan is a diagnostic naming the
-// missing pass, not a Python KeyError.
+// Negative: moe-to-kernel without moe-plan's tiles is a diagnostic naming the missing pass, not a Python KeyError.
 
 func.func @unplanned(%x: memref<?x256xf8E4M3FN>, %w: memref<4x256x128xi8>, %sx: memref<?xf32>, %sw: memref<4x8x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {
   // CHECK: {{.*}}to_kernel_without_plan.mlir:[[# @LINE + 1]]:3: error: 'moe.gemm' has no plan: run moe-plan before moe-to-kernel

@@ -1,8 +1,6 @@
 // RUN: %moe-opt %s --passes moe-epilogue | FileCheck %s
 
-// moe-epilogue: stage 1 computes silu(gate*s) * (up*s) * w and stores two adjacent bf16 columns with one
-// packed store; stage 2 scales and adds them with one packed moe.atomic_add; both only under the row's
-// valid bit, so sentinel (padding) rows never write (SPEC 1, 1b).
+// moe-epilogue: silu(gate*s)*(up*s)*w as one packed bf16 store (stage 1) or acc*s*w as one packed atomic add (stage 2), only under the row's valid bit, so padding rows never write.
 
 // CHECK-LABEL: func.func @stage1_bf16
 // CHECK-SAME: (%[[OUT:[^:]+]]: !llvm.ptr<1>, %[[OFF:[^:]+]]: i32, %[[VALID:[^:]+]]: i1, %[[SX:[^:]+]]: f32, %[[W:[^:]+]]: f32, %[[COL:[^:]+]]: i32, %[[G0:[^:]+]]: f32, %[[G1:[^:]+]]: f32, %[[U0:[^:]+]]: f32, %[[U1:[^:]+]]: f32)

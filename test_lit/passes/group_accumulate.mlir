@@ -1,8 +1,6 @@
 // RUN: %moe-opt %s --passes moe-group-accumulate | FileCheck %s
 
-// moe-group-accumulate: each K group gets a fresh accumulator (an MMA chain from zero over the group's
-// K32 steps), then one fused multiply-add running' = acc * s_group + running in f32 (SPEC 1b), so the
-// group scale is applied per group inside the K loop and the running sum is never re-converted.
+// moe-group-accumulate: a fresh MMA chain from zero per K group, then one fused running' = acc * s + running in f32: SPEC 1b's group-scale rule, applied inside the K loop.
 
 // Group 32: one MMA from zero, then the fma with the running value.
 // CHECK-LABEL: func.func @group32

@@ -1,7 +1,6 @@
 // RUN: %moe-opt %s --passes moe-verify,moe-plan | FileCheck %s
 
-// moe-plan at the L shape (333 tokens, 4096/2048, 17 experts, topk 9): the token bucket gives tile_m 64,
-// tile_n shrinks until the accumulators fit the register budget, and a tile the user gave is kept as is.
+// moe-plan at the L shape: 333 tokens -> tile_m 64, tile_n shrinks until the accumulators fit the register budget, and a user tile is kept, so the plan is predictable and visible in the IR.
 
 // 333 tokens -> tile_m 64; stage 1 tile_n 256 would need 256 accumulator registers, so 128.
 // CHECK-LABEL: func.func @l_stage1_g32

@@ -1,9 +1,8 @@
-// RUN: %moe-opt %s --passes moe-to-flydsl | FileCheck %s
-// RUN: %moe-opt %s --passes moe-to-flydsl | FileCheck %s --check-prefix=GONE
+// RUN: %moe-opt %s --passes moe-to-flydsl -o %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir --check-prefix=GONE
 
-// moe-to-flydsl maps each mid-level moe op to its gfx9 ROCDL form: buffer loads whose invalid lanes read
-// zero through an out-of-range offset (no branch), readfirstlane, the fp8 MFMA, the packed fp8 convert,
-// exp2, and the one atomicrmw form that selects global_atomic_pk_add_bf16 instead of a CAS loop.
+// moe-to-flydsl maps each mid-level op to its gfx9 ROCDL form (zero-fill buffer loads, readfirstlane, fp8 MFMA, packed fp8 convert, exp2, the non-CAS bf16 atomic): the only AMD-specific step.
 
 // A load that is always valid: buffer resource over the base pointer, then the raw buffer load with the
 // per-lane offset as voffset and the uniform one as soffset; no select.

@@ -1,8 +1,6 @@
 // RUN: %moe-opt %s --passes moe-to-kernel | FileCheck %s
 
-// moe-to-kernel outlines a planned stage-1 moe.gemm (S shape, group 32, gfx950) into a gpu.func with
-// bare pointer arguments, blocks past num_valid / with expert -1 exit early, and a K loop carries the
-// accumulators; this is the contract every later pass and the launcher rely on.
+// moe-to-kernel outlines a planned stage-1 moe.gemm into a bare-pointer gpu.func with early exits and a K loop carrying the accumulators: the contract later passes and the launcher rely on.
 
 // CHECK: module attributes {gpu.container_module}
 // CHECK-NEXT: gpu.module @moe_kernels attributes {moe.target = "gfx950"}
@@ -15,7 +13,8 @@
 
 // Early exit: the block's first sorted row against num_valid, then the block's expert id against -1.
 // CHECK: %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
-// CHECK: %[[BX:.+]] = arith.index_cast %block_id_x : index to i32
+// CHECK: %[[BID:.+]] = gpu.block_id x
+// CHECK-NEXT: %[[BX:.+]] = arith.index_cast %[[BID]] : index to i32
 // CHECK: %[[NVL:.+]] = "moe.load"(%[[NV]], {{.*}}) : (!llvm.ptr<1>, {{.*}}) -> i32
 // CHECK-NEXT: %[[NVU:.+]] = "moe.uniform"(%[[NVL]]) : (i32) -> i32
 // CHECK-NEXT: %[[ROW0:.+]] = arith.muli %[[BX]], %c16_i32 : i32

@@ -1,7 +1,6 @@
 // RUN: %moe-opt %s --passes moe-to-kernel | FileCheck %s
 
-// moe-to-kernel with group size 64 (gfx942, stage 1): one moe.group_mma per 64-wide K group, holding the
-// two K32 steps of that group (steps = 2), so the fresh-accumulator-per-group rule of SPEC 1b holds.
+// moe-to-kernel with group 64: one moe.group_mma (steps = 2) per 64-wide K group, so each group starts one fresh accumulator as SPEC 1b requires.
 
 // CHECK: gpu.module @moe_kernels attributes {moe.target = "gfx942"}
 // CHECK-NEXT: gpu.func @moe_stage1_int4_fp8_g64_bf16_atomic(%[[X:[^:]+]]: !llvm.ptr<1>, %[[W:[^:]+]]: !llvm.ptr<1>, %[[SX:[^:]+]]: !llvm.ptr<1>, %[[SW:[^:]+]]: !llvm.ptr<1>,

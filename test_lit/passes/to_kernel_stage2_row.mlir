@@ -1,7 +1,6 @@
 // RUN: %moe-opt %s --passes moe-to-kernel | FileCheck %s
 
-// moe-to-kernel, stage 2 with per-row int4 scales on gfx942: plain moe.mma chains in the K loop (no
-// group_mma), the row scale applied once after the loop, and the routed weight read from sorted_weights.
+// moe-to-kernel, stage 2 with per-row scales: plain moe.mma chains in the K loop, the row scale once after it, and the routed weight read from sorted_weights (stage 2 applies it).
 
 // CHECK: gpu.module @moe_kernels attributes {moe.target = "gfx942"}
 // CHECK-NEXT: gpu.func @moe_stage2_int4_fp8_row_bf16_atomic(

@@ -1,9 +1,8 @@
-// RUN: %moe-opt %s --passes moe-unpack-int4 | FileCheck %s
-// RUN: %moe-opt %s --passes moe-unpack-int4 | FileCheck %s --check-prefix=GONE
+// RUN: %moe-opt %s --passes moe-unpack-int4 -o %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir --check-prefix=GONE
 
-// moe-unpack-int4 turns one word of 8 signed int4 codes into 8 fp8 bytes in registers: a shift-left /
-// arithmetic-shift-right pair per nibble (nibble p -> byte p), an exact int -> f32, then 4 packed fp8
-// converts (lo half, then hi half into the same word). No lookup table, no constant array (SPEC 3).
+// moe-unpack-int4 expands 8 int4 codes into 8 fp8 bytes with shifts, an exact int -> f32 and 4 packed converts, in nibble order and with no lookup table (SPEC 3).
 
 // CHECK-LABEL: func.func @unpack_i64
 // CHECK-SAME: (%[[W:[^:]+]]: i32) -> i64

@@ -1,9 +1,9 @@
-// RUN: %moe-opt %s --passes moe-verify | FileCheck %s
-// RUN: %moe-opt %s --passes moe-verify | %moe-opt - --passes moe-verify | FileCheck %s
-// RUN: %moe-opt %s --passes moe-verify | FileCheck %s --check-prefix=NOPLAN
+// RUN: %moe-opt %s --passes moe-verify -o %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir
+// RUN: FileCheck %s --input-file %t.mlir --check-prefix=NOPLAN
+// RUN: %moe-opt %t.mlir --passes moe-verify | FileCheck %s
 
-// moe-verify accepts well-formed moe.gemm ops (both stages, both AMD targets, group and per-row
-// scales) and changes nothing: no plan attributes appear, and its output re-parses and re-verifies.
+// moe-verify accepts well-formed moe.gemm ops (both stages, both AMD targets, group and per-row scales) unchanged, and its output re-parses and re-verifies.
 
 // CHECK-LABEL: func.func @stage1_gfx950_g32
 // CHECK-SAME: (%[[X:[^:]+]]: memref<?x256xf8E4M3FN>, %[[W:[^:]+]]: memref<4x256x128xi8>, %[[SX:[^:]+]]: memref<?xf32>, %[[SW:[^:]+]]: memref<4x8x256xbf16>, %[[IDS:[^:]+]]: memref<?xi32>, %[[SWT:[^:]+]]: memref<?xf32>, %[[EIDS:[^:]+]]: memref<?xi32>, %[[NV:[^:]+]]: memref<1xi32>, %[[OUT:[^:]+]]: memref<?x2x128xbf16>)
