@@ -60,6 +60,11 @@ class Emitter:
         a = f" {{{attrs}}}" if attrs else ""
         return self.op(f'"{name}"({", ".join(operands)}){a} : ({", ".join(types_in)}) -> {type_out}')
 
-    def body_text(self, indent: int) -> str:
+    def body_text(self, indent: int, loc: str | None = None) -> str:
+        """The function body; with `loc`, every op is given that location (a region op gets it on
+        its closing brace), so diagnostics on generated ops point at the op they came from."""
         pad = " " * indent
-        return "\n".join(pad + ln for ln in self.const_lines + self.lines)
+        lines = self.const_lines + self.lines
+        if loc:
+            lines = [ln if ln.rstrip().endswith("{") else f"{ln} {loc}" for ln in lines]
+        return "\n".join(pad + ln for ln in lines)

@@ -117,8 +117,10 @@ def run_stages(module, stages, *, dump_dir=None, filename="<input>", first_index
             else:
                 try:
                     pm = passmanager.PassManager.parse(f"builtin.module({stage})")
-                except ValueError as e:
-                    raise MoeCodegenError(f"unknown pass or pipeline '{stage}': {e}") from None
+                except ValueError:
+                    raise MoeCodegenError(
+                        f"unknown pass '{stage}': neither a project pass ({', '.join(PASSES)}) "
+                        "nor an MLIR/FlyDSL pass") from None
             try:
                 pm.run(module.operation)
             except ir.MLIRError as e:

@@ -12,6 +12,11 @@ from .emitter import Emitter
 from .mlir import ir
 
 
+def loc_text(op) -> str:
+    """The op's location as MLIR text, to stamp on the ops that replace it."""
+    return str(op.location)
+
+
 def expand(op, build) -> None:
     op = op.operation
     operands = list(op.operands)
@@ -25,7 +30,7 @@ def expand(op, build) -> None:
     args = ", ".join(f"{n}: {t}" for n, t in zip(names, in_types))
     ret = f"    func.return {', '.join(results)} : {', '.join(out_types)}" if results else "    func.return"
     text = (f"func.func @expand({args}) -> ({', '.join(out_types)}) {{\n"
-            f"{e.body_text(4)}\n{ret}\n}}\n")
+            f"{e.body_text(4, loc_text(op))}\n{ret}\n}}\n")
     parsed = ir.Module.parse(text, context=op.context)
     func = parsed.body.operations[0]
     block = func.regions[0].blocks[0]

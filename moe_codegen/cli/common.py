@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 
@@ -13,10 +14,13 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+_LOCATED = re.compile(r"^\S.*?:\d+:\d+: (error|note):")
+
+
 def fail(prog: str, message: str, code: int = 1):
+    """Print the error: diagnostics that carry a location as they are, anything else as `prog: error: ...`."""
     first, *rest = str(message).splitlines() or [""]
-    sys.stderr.write(f"{prog}: error: {first}\n" if not first.startswith(("-", "/", ".")) and ": error:" not in first
-                     else f"{first}\n")
+    sys.stderr.write(f"{first}\n" if _LOCATED.match(first) else f"{prog}: error: {first}\n")
     for line in rest:
         sys.stderr.write(line + "\n")
     sys.exit(code)

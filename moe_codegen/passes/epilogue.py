@@ -13,6 +13,7 @@ left for the target (a native 2^x instruction on both vendors).
 from __future__ import annotations
 
 from ..mlir import ir, walk_ops
+from ..midlevel import check
 from ..rewrite import expand
 from .registry import DiagnosedError, register
 
@@ -89,4 +90,5 @@ def _build(op):
 @register("moe-epilogue", "Expand moe.epilogue: silu*up / scales / routed weight, then packed store or atomic.")
 def run(module) -> None:
     for op in walk_ops(module, "moe.epilogue"):
+        check(op)
         expand(op, _build(op))

@@ -11,6 +11,7 @@ f32 inside the K loop; the running sum is never converted again.
 from __future__ import annotations
 
 from ..mlir import ir, walk_ops
+from ..midlevel import check
 from ..rewrite import expand
 from .registry import DiagnosedError, register
 
@@ -23,6 +24,9 @@ def _build(op):
         raise DiagnosedError(f"moe.group_mma with steps = {steps} needs {2 * steps + 2} operands, got {n}", op)
     acc_t = str(op.results[0].type)
     a_t, b_t = str(op.operands[0].type), str(op.operands[steps].type)
+    for what, v in (("running sum", op.operands[-2]), ("scale", op.operands[-1])):
+        if str(v.type) != acc_t:
+            raise DiagnosedError(f"moe.group_mma: the {what} must have the accumulator type {acc_t}, got {v.type}", op)
 
     def build(e, args):
         acc = e.op(f"arith.constant dense<0.0> : {acc_t}")
@@ -36,4 +40,5 @@ def _build(op):
 @register("moe-group-accumulate", "Expand moe.group_mma: fresh MMA chain per K group, then running += acc * s.")
 def run(module) -> None:
     for op in walk_ops(module, "moe.group_mma"):
+        check(op)
         expand(op, _build(op))

@@ -5,15 +5,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import MoeCodegenError
-
-
-class DiagnosedError(MoeCodegenError):
-    """Raised inside a pass: becomes an error diagnostic at `op`'s location."""
-
-    def __init__(self, message: str, op=None):
-        super().__init__(message)
-        self.op = op
+from ..errors import DiagnosedError, MoeCodegenError  # noqa: F401  (DiagnosedError: passes import it here)
 
 
 @dataclass(frozen=True)

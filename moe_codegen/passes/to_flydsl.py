@@ -19,6 +19,7 @@ upstream dialects plus ROCDL intrinsics, with bare-pointer kernel arguments.
 from __future__ import annotations
 
 from ..mlir import ir, walk_ops
+from ..midlevel import SIGNATURES, check
 from ..rewrite import expand
 from .registry import DiagnosedError, register
 
@@ -120,6 +121,8 @@ def run(module) -> None:
     for op in walk_ops(module):
         if not op.name.startswith("moe."):
             continue
+        if op.name in SIGNATURES:
+            check(op)
         if op.name not in LOWERINGS:
             raise DiagnosedError(
                 f"'{op.name}' must be expanded before moe-to-flydsl (run the target-neutral passes first)", op)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..emitter import Emitter
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, spec_from_op
+from ..rewrite import loc_text
 from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
 
@@ -38,7 +39,7 @@ def _plan(op):
         raise DiagnosedError("'moe.gemm' has no plan: run moe-plan before moe-to-kernel", op) from None
 
 
-def emit_kernel(spec, plan) -> str:
+def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = None) -> str:
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
     lay = layout_of(target, spec.dtype)
@@ -224,13 +225,14 @@ def emit_kernel(spec, plan) -> str:
     block = W * waves
     launch = (f"moe.launch = {{block = {block} : i64, tile_m = {tm} : i64, tile_n = {tn} : i64, "
               f"tile_k = {tk} : i64, grid_y = {spec.out_n // tn} : i64}}")
+    end = f" {loc}" if loc else ""
     return (
-        f'gpu.module @moe_kernels attributes {{moe.target = "{spec.target}"}} {{\n'
+        f'gpu.module @{module_name} attributes {{moe.target = "{spec.target}"}} {{\n'
         f"  gpu.func @{kernel_name(spec)}({args}) kernel attributes "
         f"{{known_block_size = array<i32: {block}, 1, 1>, {launch}}} {{\n"
-        f"{e.body_text(4)}\n"
-        "  }\n"
-        "}\n"
+        f"{e.body_text(4, loc)}\n"
+        f"  }}{end}\n"
+        f"}}{end}\n"
     )
 
 
@@ -240,9 +242,15 @@ def run(module) -> None:
     if not gemms:
         return
     body = module.regions[0].blocks[0]
+    taken = {o.attributes["sym_name"].value for o in body.operations if o.operation.name == "gpu.module"}
     for op in gemms:
         spec = spec_from_op(op)
-        text = emit_kernel(spec, _plan(op))
+        name, i = "moe_kernels", 0
+        while name in taken:  # one gpu.module per gemm; symbol names must stay unique
+            i += 1
+            name = f"moe_kernels_{i}"
+        taken.add(name)
+        text = emit_kernel(spec, _plan(op), name, loc_text(op))
         func = op.parent
         while func is not None and func.name != "func.func":
             func = func.parent

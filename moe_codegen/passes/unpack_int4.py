@@ -11,6 +11,7 @@ No lookup table.
 from __future__ import annotations
 
 from ..mlir import walk_ops
+from ..midlevel import check
 from ..rewrite import expand
 from .registry import DiagnosedError, register
 
@@ -41,6 +42,9 @@ def _to_fp8(e, args, out_type):
 @register("moe-unpack-int4", "Expand moe.unpack_int4 into in-register int4 -> fp8 sequences.")
 def run(module) -> None:
     for op in walk_ops(module, "moe.unpack_int4"):
+        check(op)
+        if str(op.operands[0].type) != "i32":
+            raise DiagnosedError(f"moe.unpack_int4 takes one i32 word of 8 codes, got {op.operands[0].type}", op)
         to = str(op.attributes["to"]).strip('"') if "to" in op.attributes else None
         out_type = str(op.results[0].type)
         if to != "fp8":

@@ -1,7 +1,8 @@
 // RUN: %moe-opt %s --passes moe-to-kernel | FileCheck %s
-// XFAIL: *
 
-// Known bug (XFAIL): two planned moe.gemm ops in one module should outline into two kernels; today both get a gpu.module named @moe_kernels and the module fails to verify ("redefinition of symbol named 'moe_kernels'").
+// Two planned moe.gemm ops in one module outline into two kernels, each in its own uniquely named gpu.module.
+// CHECK-DAG: gpu.module @moe_kernels attributes
+// CHECK-DAG: gpu.module @moe_kernels_1 attributes
 
 // CHECK-DAG: gpu.func @moe_stage1_int4_fp8_g32_bf16_atomic(
 // CHECK-DAG: gpu.func @moe_stage2_int4_fp8_g32_bf16_atomic(

@@ -1,0 +1,36 @@
+"""Signatures of the mid-level `moe.*` ops, checked before a pass reads them.
+
+The ops are unregistered, so nothing else verifies them: a pass that meets a
+malformed one must say so at the op, not fail inside its own code.
+"""
+from __future__ import annotations
+
+from .errors import DiagnosedError
+
+# name -> (operand count, or None if variadic; attributes that must be present)
+SIGNATURES = {
+    "moe.load": (4, ()),
+    "moe.uniform": (1, ()),
+    "moe.unpack_int4": (1, ("to",)),
+    "moe.cvt_pk_fp8": (3, ("hi",)),
+    "moe.group_mma": (None, ("atom", "steps")),
+    "moe.mma": (3, ("atom",)),
+    "moe.epilogue": (None, ("stage", "rows", "cols", "gate_up", "out_dtype", "mode")),
+    "moe.atomic_add": (2, ()),
+    "moe.exp2": (1, ()),
+}
+RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0}
+
+
+def check(op) -> None:
+    if op.name not in SIGNATURES:
+        raise DiagnosedError(f"unknown mid-level op '{op.name}' (known: {', '.join(SIGNATURES)})", op)
+    n, attrs = SIGNATURES[op.name]
+    if n is not None and len(op.operands) != n:
+        raise DiagnosedError(f"'{op.name}' expects {n} operands, got {len(op.operands)}", op)
+    for a in attrs:
+        if a not in op.attributes:
+            raise DiagnosedError(f"'{op.name}' needs the attribute '{a}'", op)
+    want = RESULTS.get(op.name, 1)
+    if len(op.results) != want:
+        raise DiagnosedError(f"'{op.name}' has {want} result(s), got {len(op.results)}", op)
