@@ -72,7 +72,7 @@ def kernels_for(arts, shape, tokens, sweep):
     tm = default_tile_m(tokens)
     for stage in (1, 2):
         if not sweep:
-            yield stage, arts.find(shape=shape, stage=stage, tile_m=tm)
+            yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens)
             continue
         for e in arts.entries:
             if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm:

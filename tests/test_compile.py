@@ -149,4 +149,4 @@ def test_artifacts_are_self_describing(tmp_path):
         meta = json.loads((out / e["id"] / "meta.json").read_text())
         assert meta["resources"]["vgpr_spill"] == 0
         assert (out / e["id"] / "kernel.cubin").read_bytes()[:4] == b"\x7fELF"
-        assert meta["args"][-1] == "tokens:i32" and meta["block"] == 128
+        assert meta["args"][-1] == "tokens:i32" and meta["block"] in (32, 64, 128)  # 1, 2 or 4 warps

@@ -5,6 +5,11 @@ plan is visible in the IR and a later pass reads nothing but the op.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
 from ..mlir import attr, walk_ops
 from ..ops import spec_from_op
 from ..spec import default_tile_m
@@ -29,7 +34,33 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
     return 2 * live
 
 
+def tuned(spec):
+    """(tile_n, tile_k) of the tile search for this spec's shape and token bucket, if there is one."""
+    if spec.tokens_hint is None:
+        return None
+    keys = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk")
+    tm = spec.tile_m or default_tile_m(spec.tokens_hint)
+    best = None
+    for e in _tuned_table():
+        if all(e[k] == getattr(spec, k) for k in keys) and e["tile_m"] == tm and e["tokens_max"] >= spec.tokens_hint:
+            if best is None or e["tokens_max"] < best["tokens_max"]:
+                best = e
+    return (best["tile_n"], best["tile_k"]) if best else None
+
+
+@functools.lru_cache(maxsize=1)
+def _tuned_table():
+    path = Path(__file__).resolve().parents[1] / "tuned_tiles.json"
+    return tuple(json.loads(path.read_text())["entries"]) if path.exists() else ()
+
+
 def choose(spec):
+    if spec.tile_n is None and spec.tile_k is None and (t := tuned(spec)) is not None:
+        try:
+            plan, notes = choose(dataclasses.replace(spec, tile_n=t[0], tile_k=t[1]))
+            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]} from the tuned table"]
+        except ValueError:
+            pass  # the table's tile no longer fits (compiler changed): fall back to the rules below
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
     K, out_n = spec.k_dim, spec.out_n
