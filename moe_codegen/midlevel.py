@@ -34,3 +34,19 @@ def check(op) -> None:
     want = RESULTS.get(op.name, 1)
     if len(op.results) != want:
         raise DiagnosedError(f"'{op.name}' has {want} result(s), got {len(op.results)}", op)
+
+
+def lower_all(module, lowerings: dict, pass_name: str) -> None:
+    """A target lowering: expand every mid-level op with the target's builder for it."""
+    from .mlir import walk_ops
+    from .rewrite import expand
+
+    for op in walk_ops(module):
+        if not op.name.startswith("moe."):
+            continue
+        if op.name in SIGNATURES:
+            check(op)
+        if op.name not in lowerings:
+            raise DiagnosedError(
+                f"'{op.name}' must be expanded before {pass_name} (run the target-neutral passes first)", op)
+        expand(op, lowerings[op.name](op))

@@ -53,13 +53,6 @@ def default_tile_m(tokens_hint):
 
 
 @dataclass(frozen=True)
-class TileConfig:
-    tile_m: int
-    tile_n: int
-    tile_k: int
-
-
-@dataclass(frozen=True)
 class KernelSpec:
     """What to compile: one stage of the fused MoE GEMM."""
 

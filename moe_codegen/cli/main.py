@@ -1,7 +1,6 @@
 """moe-codegen: compile the fused-MoE kernels of one layer and write their IR, assembly and resources."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

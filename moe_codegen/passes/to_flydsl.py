@@ -18,9 +18,8 @@ upstream dialects plus ROCDL intrinsics, with bare-pointer kernel arguments.
 """
 from __future__ import annotations
 
-from ..mlir import ir, walk_ops
-from ..midlevel import SIGNATURES, check
-from ..rewrite import expand
+from ..mlir import ir
+from ..midlevel import lower_all
 from .registry import DiagnosedError, register
 
 NUM_RECORDS = 0x80000000
@@ -118,12 +117,4 @@ LOWERINGS = {
 
 @register("moe-to-flydsl", "Lower mid-level moe ops to ROCDL for gfx942/gfx950 (FlyDSL's pipeline input).")
 def run(module) -> None:
-    for op in walk_ops(module):
-        if not op.name.startswith("moe."):
-            continue
-        if op.name in SIGNATURES:
-            check(op)
-        if op.name not in LOWERINGS:
-            raise DiagnosedError(
-                f"'{op.name}' must be expanded before moe-to-flydsl (run the target-neutral passes first)", op)
-        expand(op, LOWERINGS[op.name](op))
+    lower_all(module, LOWERINGS, "moe-to-flydsl")

@@ -12,9 +12,7 @@
 """
 from __future__ import annotations
 
-from ..mlir import walk_ops
-from ..midlevel import SIGNATURES, check
-from ..rewrite import expand
+from ..midlevel import lower_all
 from .registry import DiagnosedError, register
 from .to_flydsl import _is_true
 
@@ -123,12 +121,4 @@ LOWERINGS = {
 
 @register("moe-to-nvvm", "Lower mid-level moe ops to NVVM/LLVM for sm_90.")
 def run(module) -> None:
-    for op in walk_ops(module):
-        if not op.name.startswith("moe."):
-            continue
-        if op.name in SIGNATURES:
-            check(op)
-        if op.name not in LOWERINGS:
-            raise DiagnosedError(
-                f"'{op.name}' must be expanded before moe-to-nvvm (run the target-neutral passes first)", op)
-        expand(op, LOWERINGS[op.name](op))
+    lower_all(module, LOWERINGS, "moe-to-nvvm")

@@ -20,7 +20,7 @@ def verify_gemm(op) -> None:
     except MoeCodegenError as e:
         raise DiagnosedError(f"'moe.gemm' {e}", op) from None
     target = get_target(spec.target)
-    K, N = spec.k_dim, spec.n_dim
+    K = spec.k_dim
     if spec.group_size > 0 and K % spec.group_size:
         raise DiagnosedError(
             f"'moe.gemm' group size {spec.group_size} does not divide K = {K} (stage {spec.stage})", op)
