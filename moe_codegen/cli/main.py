@@ -56,11 +56,18 @@ def compile_command(args) -> int:
         rows.append((stage, k))
     for stage, k in rows:
         r, l = k.resources, k.launch
-        print(f"stage{stage} {k.name} [{args.target}] tile {l['tile_m']}x{l['tile_n']}x{l['tile_k']} "
-              f"block {l['block']}: vgpr {r['vgpr']} agpr {r['agpr']} sgpr {r['sgpr']} lds {r['lds_bytes']} B "
-              f"spills {r['vgpr_spill']}/{r['sgpr_spill']} scratch {r['scratch_bytes']} B "
-              f"occupancy {r['occupancy_waves_per_simd']} waves/SIMD, "
-              f"K-loop VALU/MFMA {k.stats.get('valu_per_mfma')} -> {out / f'stage{stage}'}")
+        head = (f"stage{stage} {k.name} [{args.target}] tile {l['tile_m']}x{l['tile_n']}x{l['tile_k']} "
+                f"block {l['block']}:")
+        if args.target.startswith("gfx"):
+            body = (f"vgpr {r['vgpr']} agpr {r['agpr']} sgpr {r['sgpr']} lds {r['lds_bytes']} B "
+                    f"spills {r['vgpr_spill']}/{r['sgpr_spill']} scratch {r['scratch_bytes']} B "
+                    f"occupancy {r['occupancy_waves_per_simd']} waves/SIMD, "
+                    f"K-loop VALU/MFMA {k.stats.get('valu_per_mfma')}")
+        else:
+            body = (f"registers {r['registers']} shared {r['shared_bytes']} B spill stores/loads "
+                    f"{r['spill_store_bytes']}/{r['spill_load_bytes']} B stack {r['stack_bytes']} B "
+                    f"occupancy {r['occupancy_waves_per_simd']} warps/scheduler")
+        print(f"{head} {body} -> {out / f'stage{stage}'}")
     if args.target.startswith("gfx"):
         print(f"running: no {args.target} device here; the AMD kernels are compiled and checked, not run")
     else:

@@ -1,0 +1,37 @@
+"""moe-codegen compile: the files it writes, its summary, its one-line errors."""
+import json
+
+import pytest
+
+from moe_codegen.cli.main import main
+
+S = ["--model-dim", "256", "--inter-dim", "128", "--experts", "4", "--topk", "2", "--tokens", "64"]
+
+
+@pytest.mark.parametrize("target,isa", [("gfx942", "kernel.s"), ("gfx950", "kernel.s"), ("sm_90", "kernel.ptx")])
+def test_compile_writes_ir_assembly_and_resources(tmp_path, capsys, target, isa):
+    assert main(["compile", "--target", target, "--dump-ir", str(tmp_path), *S]) == 0
+    for stage in (1, 2):
+        d = tmp_path / f"stage{stage}"
+        assert (d / "01-moe-verify.mlir").exists() and (d / isa).exists()
+        res = json.loads((d / "resources.json").read_text())
+        for field in ("vgpr", "agpr", "sgpr", "lds_bytes", "vgpr_spill", "sgpr_spill", "scratch_bytes",
+                      "occupancy_waves_per_simd"):
+            assert field in res
+        assert res["vgpr_spill"] == 0 and res["scratch_bytes"] == 0
+    out = capsys.readouterr().out
+    assert out.count(f"[{target}]") == 2
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["compile", "--dtype", "nope"], "invalid choice: 'nope'"),
+    (["compile", "--group-size", "48"], "group size 48 not supported"),
+    (["compile", "--mode", "reduce"], "mode 'reduce' not supported"),
+    (["compile", "--tile-m", "64", "--tile-n", "256", "--stage", "1", "--target", "gfx942"], "accumulator registers"),
+])
+def test_bad_flags_exit_nonzero_with_one_line(tmp_path, capsys, argv, msg):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--dump-ir", str(tmp_path)])
+    assert e.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0], err
