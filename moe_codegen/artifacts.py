@@ -76,6 +76,19 @@ def kernel_id(spec: KernelSpec) -> str:
     return f"stage{spec.stage}_{spec.dtype}_{spec.model_dim}x{spec.inter_dim}_e{spec.experts}_k{spec.topk}_{h}"
 
 
+def write_kernel(k, folder, shape=None) -> Path:
+    """kernel.cubin + meta.json: all the CUDA launcher (runtime/cuda.py) needs, no MLIR."""
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "kernel.cubin").write_bytes(k.binary)
+    meta = {"kernel": k.name, "args": k.launch["args"], "block": k.launch["block"],
+            "tile_m": k.launch["tile_m"], "tile_n": k.launch["tile_n"], "tile_k": k.launch["tile_k"],
+            "grid_y": k.launch["grid_y"], "grid_x": k.launch["grid_x"], "shared_bytes": 0,
+            "spec": asdict(k.spec), "shape": shape, "resources": k.resources}
+    (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return d
+
+
 def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> Path:
     from .compiler import compile as compile_kernel
 
@@ -98,14 +111,7 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> 
         if not k.binary:
             raise MoeCodegenError(f"target {target} produced no loadable binary; artifacts need one")
         kid = kernel_id(spec)
-        d = out / kid
-        d.mkdir(exist_ok=True)
-        (d / "kernel.cubin").write_bytes(k.binary)
-        meta = {"kernel": k.name, "args": k.launch["args"], "block": k.launch["block"],
-                "tile_m": k.launch["tile_m"], "tile_n": k.launch["tile_n"], "tile_k": k.launch["tile_k"],
-                "grid_y": k.launch["grid_y"], "grid_x": k.launch["grid_x"], "shared_bytes": 0,
-                "spec": asdict(spec), "shape": shape, "resources": k.resources}
-        (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_kernel(k, out / kid, shape)
         index.append({"id": kid, "shape": shape, **asdict(spec)})
         log(f"{kid}: {k.name} tile {k.launch['tile_m']}x{k.launch['tile_n']} regs {k.resources['vgpr']} "
             f"spills {k.resources['vgpr_spill']}")

@@ -46,8 +46,9 @@ class CompiledKernel:
         (d / f"kernel{suffix}").write_text(self.isa)
         (d / "resources.json").write_text(json.dumps({**self.resources, **self.stats}, indent=2) + "\n")
         (d / "launch.json").write_text(json.dumps(self.launch, indent=2) + "\n")
-        if self.binary:
-            (d / "kernel.cubin").write_bytes(self.binary)
+        if self.binary:  # loadable as is by the CUDA launcher
+            from .artifacts import write_kernel
+            write_kernel(self, d)
         return d
 
 

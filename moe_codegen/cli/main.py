@@ -69,11 +69,36 @@ def compile_command(args) -> int:
                     f"occupancy {r['occupancy_waves_per_simd']} warps/scheduler")
         print(f"{head} {body} -> {out / f'stage{stage}'}")
     if args.target.startswith("gfx"):
-        print(f"running: no {args.target} device here; the AMD kernels are compiled and checked, not run")
-    else:
-        print("running: build artifacts with `moe-codegen build-artifacts --target sm_90 --out DIR` and run "
-              "`pytest test_runtime` on the GPU machine (see README, Running on a GPU)")
-    return 0
+        print(f"running: no AMD runtime in this project yet; the {args.target} kernels are compiled and "
+              "checked, not run")
+        return 0
+    return run_on_gpu(rows, out, args.tokens or 8)
+
+
+def run_on_gpu(rows, out, tokens) -> int:
+    """sm_90: run each stage on random data against the torch reference when a CUDA GPU is here."""
+    try:
+        import cupy  # noqa: F401
+        import torch
+        have_gpu = torch.cuda.is_available()
+    except ImportError:
+        have_gpu = False
+    if not have_gpu:
+        print("running: no CUDA GPU (or no cupy) here; on a GPU machine run `pytest test_runtime` "
+              "(see README, Running on a GPU)")
+        return 0
+    from ..runtime.cuda import CudaKernel
+    from ..runtime.selfcheck import run_stage1, run_stage2, verdict
+
+    failed = 0
+    for stage, _ in rows:
+        kern = CudaKernel(out / f"stage{stage}")
+        res, ref, seed = (run_stage1 if stage == 1 else run_stage2)(kern, tokens)
+        ok, msg = verdict(res, ref)
+        failed += not ok
+        print(f"ran stage{stage} on {torch.cuda.get_device_name()} with {tokens} tokens: {msg} "
+              f"(seed {seed}) {'ok' if ok else 'FAILED'}")
+    return 1 if failed else 0
 
 
 def main(argv=None):
