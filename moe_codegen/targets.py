@@ -40,6 +40,7 @@ class Target:
     lowering_pass: str        # the one target-specific pass
     isa_suffix: str           # file suffix of the assembly
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
+    fp8_unpack: str = "f32"   # int4 -> fp8 scheme of moe-unpack-int4: via f32 pairs, or via f16 pairs
 
 
 MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4, "mfma")
@@ -56,7 +57,10 @@ TARGETS = {
                     {"int4_fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96),
+                    acc_budget=96,
+                    # one masked OR per f16 pair and a paired f16 -> e4m3 convert: about half the
+                    # instructions of the f32 route, which bounded decode (ncu: SM 74% busy at 37% DRAM)
+                    fp8_unpack="f16x2"),
 }
 
 

@@ -133,7 +133,7 @@ def test_valu_per_mfma_is_reported_for_the_k_loop():
 def test_sm90_ptx_has_the_promised_instructions():
     k1 = compile(spec_for("S", 1, "sm_90"))
     k2 = compile(spec_for("S", 2, "sm_90"))
-    assert "cvt.rn.satfinite.e4m3x2.f32" in k1.isa
+    assert "cvt.rn.satfinite.e4m3x2.f16x2" in k1.isa
     assert "red.global.add.noftz.bf16x2" in k2.isa
     for k in (k1, k2):
         assert "atom.global.cas" not in k.isa and "atom.cas" not in k.isa

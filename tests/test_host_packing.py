@@ -93,7 +93,7 @@ def test_every_byte_against_layout_formula(target):
         else:
             e, nb, kb, l, b = idx
             n, t = nb * 8 + l // 4, l % 4
-            kk = lambda p: t * 8 + p
-            ks = [kb * 128 + (b // 4) * 32 + kk(p) for p in (2 * (b % 4), 2 * (b % 4) + 1)]
+            elem = lambda P: 2 * (P % 4) + P // 4  # nibble position P of a word holds element p
+            ks = [kb * 128 + (b // 4) * 32 + t * 8 + elem(P) for P in (2 * (b % 4), 2 * (b % 4) + 1)]
         want = _nibble(Q[e][n][ks[0]]) | (_nibble(Q[e][n][ks[1]]) << 4)
         assert int(w[tuple(idx)]) == want, idx

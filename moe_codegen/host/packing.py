@@ -20,13 +20,15 @@ _AMD = dict(
     packed=lambda E, NB, KB: (E, NB, KB, 2, 64, 8),
 )
 # sm_90 mma.m16n8k32 B fragment: [E, N/8, K/128, 32, 16].
-# N = (nb, g8), K = (kb, h4, t4, j4, i2); lane l = g*4 + t reads 16 bytes (b = h*4 + j), word h
-# covering K32 group h, its nibble p = 2j + i at k = h*32 + t*8 + p: the 8 consecutive k that the
-# kernel's A operand of lane t holds too (MMA k 4t.. and 16+4t.. map to actual k 8t..8t+7).
+# N = (nb, g8), K = (kb, h4, t4, j4, i2); lane l = g*4 + t reads 16 bytes, word h covering K32 group
+# h: the 8 consecutive k = h*32 + t*8 + p (p = 2j + i) that the kernel's A operand of lane t holds
+# too (MMA k 4t.. and 16+4t.. map to actual k 8t..8t+7).  Element p sits at nibble P = 4i + j of the
+# word, so nibbles P and P + 4 (bits 4P and 16 + 4P) are elements 2P and 2P + 1: one masked OR
+# makes them an f16 pair, which one cvt turns into two adjacent e4m3 bytes (the f16x2 unpack).
 _NV = dict(
     name="mma16x8x32_k128", n_blk=8, k_blk=128,
     logical=lambda E, NB, KB: (E, NB, 8, KB, 4, 4, 4, 2),
-    perm=(0, 1, 3, 2, 5, 4, 6, 7),             # -> (E, nb, kb, g, t, h, j, i)
+    perm=(0, 1, 3, 2, 5, 4, 7, 6),             # -> (E, nb, kb, g, t, h, i, j)
     packed=lambda E, NB, KB: (E, NB, KB, 32, 16),
 )
 _LAYOUT_BY_TARGET = {"gfx942": _AMD, "gfx950": _AMD, "sm_90": _NV, "sm_90a": _NV}
@@ -76,6 +78,7 @@ def prepare_weights(q: torch.Tensor, scale: torch.Tensor, *, target: str, group_
     NB, KB = N // L["n_blk"], K // L["k_blk"]
     nib = q.to(torch.int8).view(torch.uint8) & 0xF   # two's complement low nibble
     nib = nib.reshape(L["logical"](E, NB, KB)).permute(L["perm"])
+    nib = nib.reshape(*nib.shape[:-2], -1, 2)         # consecutive nibbles -> (low, high) of one byte
     w = (nib[..., 0] | (nib[..., 1] << 4)).reshape(L["packed"](E, NB, KB)).contiguous()
     return PreparedWeights(w=w, scale=scale.contiguous(), layout=L["name"], n=N, k=K, experts=E,
                            group_size=group_size)

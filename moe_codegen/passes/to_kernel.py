@@ -145,7 +145,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 steps_a[m].append(lay.a_operand(e, loads))
             for si, wv in enumerate(words):
                 word = e.op(f"vector.extract {wv}[{h}] : i32 from {w_load_t}")
-                steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type, 'to = "fp8"'))
+                steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type,
+                                             f'to = "fp8", scheme = "{target.fp8_unpack}"'))
     n_steps = tk // 32
     if grouped:
         gsteps = G // 32

@@ -5,6 +5,7 @@
   moe.uniform      nothing to do: uniform values need no register class on NVPTX
   moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
                    into the low or high half of the old word
+  moe.cvt_f16x2_fp8x2  cvt.rn.satfinite.e4m3x2.f16x2 (the low half becomes the low byte)
   moe.mma          nvvm.mma.sync m16n8k32 row.col f32.e4m3.e4m3.f32 (PTX ISA 8.4 on sm_90)
   moe.atomic_add   red.global.add.noftz.bf16x2 (device scope by default): a vector
                    atomicrmw would become a compare-and-swap loop on NVPTX
@@ -62,6 +63,14 @@ def _cvt(op):
     return build
 
 
+def _cvt_f16x2(op):
+    def build(e, a):
+        bits = e.op(f"llvm.bitcast {a[0]} : vector<2xf16> to i32")
+        return [e.op(f'llvm.inline_asm asm_dialect = att "cvt.rn.satfinite.e4m3x2.f16x2 $0, $1;", "=h,r" '
+                     f"{bits} : (i32) -> i16")]
+    return build
+
+
 def _mma(op):
     atom = op.attributes["atom"].value
     if atom not in MMA:
@@ -113,6 +122,7 @@ LOWERINGS = {
     "moe.load": _load,
     "moe.uniform": _uniform,
     "moe.cvt_pk_fp8": _cvt,
+    "moe.cvt_f16x2_fp8x2": _cvt_f16x2,
     "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _exp2,

@@ -5,7 +5,7 @@
 // CHECK: .target sm_90
 // CHECK-LABEL: .entry moe_stage1_int4_fp8_g32_bf16_atomic(
 // CHECK: ld.global.v4.b32
-// CHECK: cvt.rn.satfinite.e4m3x2.f32
+// CHECK: cvt.rn.satfinite.e4m3x2.f16x2
 // CHECK: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
 // CHECK: fma.rn.f32
 // CHECK: ex2.approx.f32

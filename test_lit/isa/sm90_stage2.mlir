@@ -3,7 +3,7 @@
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa | FileCheck %s
 // CHECK-LABEL: .entry moe_stage2_int4_fp8_g32_bf16_atomic(
 // CHECK-NOT: atom.
-// CHECK: cvt.rn.satfinite.e4m3x2.f32
+// CHECK: cvt.rn.satfinite.e4m3x2.f16x2
 // CHECK-NOT: atom.
 // CHECK: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
 // CHECK-NOT: atom.

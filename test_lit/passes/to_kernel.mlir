@@ -47,7 +47,7 @@
 // CHECK: %[[WV:.+]] = "moe.load"(%[[WE]], {{.*}}) : ({{.*}}) -> vector<2xi32>
 // CHECK: "moe.load"(%[[X]], {{.*}}%[[AVALID]]) : ({{.*}}) -> i64
 // CHECK-NEXT: %[[WORD:.+]] = vector.extract %[[WV]][0] : i32 from vector<2xi32>
-// CHECK-NEXT: "moe.unpack_int4"(%[[WORD]]) {to = "fp8"} : (i32) -> i64
+// CHECK-NEXT: "moe.unpack_int4"(%[[WORD]]) {scheme = "f32", to = "fp8"} : (i32) -> i64
 // Group scales: bf16 pairs (two adjacent output columns) widened to f32, splat to the accumulator's
 // shape, one group_mma per K32 group and accumulator.
 // CHECK: %[[SP:.+]] = "moe.load"(%[[SWE]], {{.*}}) : ({{.*}}) -> vector<2xbf16>

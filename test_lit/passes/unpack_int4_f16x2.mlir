@@ -1,0 +1,24 @@
+// The f16x2 scheme (sm_90): sign bits flipped once, each f16 pair built by one AND + OR with the 1024.0
+// magic (nibbles P and P+4 of the word are elements 2P and 2P+1), one f16x2 subtract or FMA to recover
+// the codes, then one paired f16 -> fp8 convert per pair. No lookup table, no per-element shifts.
+// RUN: %moe-opt %s --passes moe-unpack-int4 | FileCheck %s
+
+// CHECK-LABEL: func.func @unpack_f16x2
+// CHECK-NOT: moe.unpack_int4
+// CHECK: arith.xori %{{.*}}, %{{.*}} : i32
+// CHECK-COUNT-1: arith.shrui
+// CHECK: arith.andi
+// CHECK-NEXT: arith.ori
+// CHECK-NEXT: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK: arith.subf %{{.*}}, %{{.*}} : vector<2xf16>
+// CHECK-NEXT: "moe.cvt_f16x2_fp8x2"(%{{.*}}) : (vector<2xf16>) -> i16
+// CHECK: llvm.intr.fma(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// CHECK-NEXT: "moe.cvt_f16x2_fp8x2"
+// CHECK-COUNT-2: "moe.cvt_f16x2_fp8x2"
+// CHECK-NOT: moe.cvt_pk_fp8
+// CHECK: vector.from_elements %{{.*}}, %{{.*}} : vector<2xi32>
+// CHECK-NOT: arith.sitofp
+func.func @unpack_f16x2(%w: i32) -> vector<2xi32> {
+  %b = "moe.unpack_int4"(%w) {to = "fp8", scheme = "f16x2"} : (i32) -> vector<2xi32>
+  return %b : vector<2xi32>
+}
