@@ -1,7 +1,9 @@
 """Run one compiled stage on fresh random data and compare with the torch reference (SPEC section 6).
 
-Shared by the GPU tests and by `moe-codegen compile` when a CUDA GPU is present.  Random int4 codes
-over all 16 values, bf16 group scales, NaN in padding weights, a NaN-poisoned stage-1 output.
+Shared by the GPU tests, the emulated AMD tests and `moe-codegen compile` on a CUDA machine.  A
+kernel is anything with `.spec` (dict), `.tile_m` and a call (x, w, sx, sw, routing, out): the CUDA
+launcher or the AMD emulator.  Random int4 codes over all 16 values, bf16 group scales, NaN in
+padding weights, a NaN-poisoned stage-1 output.
 """
 from __future__ import annotations
 
@@ -15,53 +17,60 @@ from ..host import (dequant_int4, make_topk, moe_sorting, prepare_weights, quant
 TARGET = "sm_90"
 
 
-def generators(seed=None):
+def generators(seed=None, device="cuda"):
     seed = torch.randint(0, 2**31 - 1, (1,)).item() if seed is None else seed
-    return seed, torch.Generator().manual_seed(seed), torch.Generator(device="cuda").manual_seed(seed)
+    return seed, torch.Generator().manual_seed(seed), torch.Generator(device=device).manual_seed(seed)
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
 
 
 def weights(E, N, K, G, gen):
+    """int4 codes and their scales: bf16 [E, K/G, N] per group, f32 [E, N] per row (G = -1)."""
     codes = random_int4(E, N, K, generator=gen)
-    scale = (torch.rand(E, K // G, N, generator=gen, device=gen.device) * 0.02 + 0.002).to(torch.bfloat16)
+    shape, dtype = ((E, K // G, N), torch.bfloat16) if G > 0 else ((E, N), torch.float32)
+    scale = (torch.rand(*shape, generator=gen, device=gen.device) * 0.02 + 0.002).to(dtype)
     return codes, scale
 
 
-def routing(kernel, tokens, kind, gcpu):
+def routing(kernel, tokens, kind, gcpu, device="cuda"):
     s = kernel.spec
     ids, w = make_topk(tokens, s["experts"], s["topk"], kind=kind, generator=gcpu)
     r = moe_sorting(ids, w, s["experts"], kernel.tile_m, pad_weight=math.nan)
-    return ids.cuda(), w.cuda(), r.to("cuda")
+    return ids.to(device), w.to(device), r.to(device)
 
 
-def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None):
+def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None, target=TARGET, device="cuda"):
     """(out, ref, seed); with `corrupt`, one group scale of a used expert is wrong on the kernel side."""
     s = kernel.spec
     md, inter, E, k, G = s["model_dim"], s["inter_dim"], s["experts"], s["topk"], s["group_size"]
-    seed, gcpu, gdev = generators(seed)
-    ids, tw, r = routing(kernel, tokens, kind, gcpu)
-    x_q, sx = quantize_rows(torch.randn(tokens, md, generator=gdev, device="cuda"), "fp8", TARGET)
+    seed, gcpu, gdev = generators(seed, device)
+    ids, tw, r = routing(kernel, tokens, kind, gcpu, device)
+    x_q, sx = quantize_rows(torch.randn(tokens, md, generator=gdev, device=device), "fp8", target)
     codes, scale = weights(E, 2 * inter, md, G, gdev)
-    prep = prepare_weights(codes, scale, target=TARGET, group_size=G)
+    prep = prepare_weights(codes, scale, target=target, group_size=G)
     sw = prep.scale.clone()
-    if corrupt:
-        sw[int(ids[0, 0]), 0, 3] *= 4
-    out = torch.full((tokens, k, inter), float("nan"), dtype=torch.bfloat16, device="cuda")
+    if corrupt:  # group 0 (per group) or the row scale, column 3, of the first token's expert
+        sw[(int(ids[0, 0]),) + ((0, 3) if sw.dim() == 3 else (3,))] *= 4
+    out = torch.full((tokens, k, inter), float("nan"), dtype=torch.bfloat16, device=device)
     kernel(x_q, prep.w, sx, sw, r, out)
-    torch.cuda.synchronize()
+    _sync(device)
     return out, ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=False), seed
 
 
-def run_stage2(kernel, tokens, *, kind="uniform", seed=None):
+def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, device="cuda"):
     s = kernel.spec
     md, inter, E, k, G = s["model_dim"], s["inter_dim"], s["experts"], s["topk"], s["group_size"]
-    seed, gcpu, gdev = generators(seed)
-    ids, tw, r = routing(kernel, tokens, kind, gcpu)
-    a2, sa2 = quantize_rows(torch.randn(tokens, k, inter, generator=gdev, device="cuda"), "fp8", TARGET)
+    seed, gcpu, gdev = generators(seed, device)
+    ids, tw, r = routing(kernel, tokens, kind, gcpu, device)
+    a2, sa2 = quantize_rows(torch.randn(tokens, k, inter, generator=gdev, device=device), "fp8", target)
     codes, scale = weights(E, md, inter, G, gdev)
-    prep = prepare_weights(codes, scale, target=TARGET, group_size=G)
-    out = torch.zeros(tokens, md, dtype=torch.bfloat16, device="cuda")  # atomic mode adds into zero
+    prep = prepare_weights(codes, scale, target=target, group_size=G)
+    out = torch.zeros(tokens, md, dtype=torch.bfloat16, device=device)  # atomic mode adds into zero
     kernel(a2, prep.w, sa2, prep.scale, r, out)
-    torch.cuda.synchronize()
+    _sync(device)
     return out, ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=True), seed
 
 
