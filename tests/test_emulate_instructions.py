@@ -146,3 +146,11 @@ def test_bf16_packed_atomic_add_rounds_each_add():
 def test_unknown_op_is_named():
     with pytest.raises(EmulationError, match="rocdl.ds_bpermute"):
         run_kernel('  %x = "rocdl.ds_bpermute"(%tid, %tid) : (i32, i32) -> i32', 1)
+
+
+def test_barrier_is_a_join_point():
+    body = """
+  %c = arith.constant 7 : i32
+  gpu.barrier
+  llvm.store %c, %optr : i32, !llvm.ptr<1>"""
+    assert (run_kernel(body, 1, block=128)[:, 0] == 7).all()

@@ -89,3 +89,28 @@ def test_wrong_group_scale_is_caught(monkeypatch):
     monkeypatch.setattr(layouts.MfmaLayout, "scale_vec", other_column)
     ok, msg = run("S", 2, "gfx942", kernel=kernel("S", 2, "gfx942", use_cache=False))
     assert not ok, f"a wrong group scale went unnoticed: {msg}"
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+def test_whole_layer(target):
+    import torch
+
+    from moe_codegen.host import dequant_int4, prepare_weights, quantize_rows, ref_stage1, ref_stage2
+    from moe_codegen.runtime.layer import run_layer
+    from moe_codegen.runtime.selfcheck import generators, routing, weights
+
+    T, md, inter, E, k = SHAPES["S"]
+    k1, k2 = kernel("S", 1, target), kernel("S", 2, target)
+    seed, gcpu, gdev = generators(device="cpu")
+    ids, tw, r = routing(k1, T, "uniform", gcpu, "cpu")
+    x_q, sx = quantize_rows(torch.randn(T, md, generator=gdev), "fp8", target)
+    c1, s1 = weights(E, 2 * inter, md, 32, gdev)
+    c2, s2 = weights(E, md, inter, 32, gdev)
+    p1 = prepare_weights(c1, s1, target=target, group_size=32)
+    p2 = prepare_weights(c2, s2, target=target, group_size=32)
+    out1, a2, sa2, out2 = run_layer(k1, k2, x_q, sx, p1.w, p1.scale, p2.w, p2.scale, r, target=target)
+    for name, out, ref in (("stage1", out1, ref_stage1(x_q, sx, dequant_int4(c1, s1, 32), ids, tw, doweight=False)),
+                           ("stage2", out2, ref_stage2(a2, sa2, dequant_int4(c2, s2, 32), ids, tw, doweight=True))):
+        ok, msg = verdict(out, ref)
+        print(f"\n{target} layer {name}: {msg} (seed {seed})")
+        assert ok, msg

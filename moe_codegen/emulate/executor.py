@@ -6,6 +6,8 @@ instructions (readfirstlane, MFMA) regroup the lanes into waves of 64.  Global m
 numpy byte buffers at virtual addresses.  An op without modelled semantics stops the run with an
 error naming it.
 
+Not modelled: LDS (no generated kernel uses it; an LDS access stops the run with the op's name).
+
 Semantics follow the CDNA3 ISA guide (buffer addressing and range checking, V_CVT_PK_FP8_F32,
 V_MFMA_*, V_READFIRSTLANE_B32, V_EXP_F32, GLOBAL_ATOMIC_PK_ADD_BF16) and the MLIR dialect
 definitions of arith / vector / llvm / scf / gpu.
@@ -380,6 +382,12 @@ def _for(ex, op, mask):
 
 
 # -- ROCDL --------------------------------------------------------------------------------------
+def _barrier(ex, op, mask):
+    """Every op runs for all lanes of the grid before the next one starts, so all waves of a workgroup
+    have reached any barrier together: nothing to wait for."""
+    return None
+
+
 def _make_rsrc(ex, op, mask):
     base, _stride, nrec, _flags = (ex.val(v) for v in op.operands)
     return (base.astype(np.int64), nrec.astype(np.int64))
@@ -451,7 +459,7 @@ HANDLERS = {
     "vector.extract": _extract, "vector.from_elements": _from_elements, "vector.broadcast": _broadcast,
     "llvm.bitcast": _bitcast, "llvm.getelementptr": _gep, "llvm.intr.fma": _fma,
     "llvm.store": _store, "llvm.atomicrmw": _atomicrmw,
-    "gpu.thread_id": _thread_id, "gpu.block_id": _block_id,
+    "gpu.thread_id": _thread_id, "gpu.block_id": _block_id, "gpu.barrier": _barrier, "rocdl.s.barrier": _barrier,
     "scf.if": _if, "scf.for": _for,
     "rocdl.make.buffer.rsrc": _make_rsrc, "rocdl.raw.ptr.buffer.load": _buffer_load,
     "rocdl.readfirstlane": _readfirstlane, "rocdl.cvt.pk.fp8.f32": _cvt_pk_fp8,
