@@ -31,6 +31,11 @@ def runtime_suite(target: str):
             specs.append((name, KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
                                            mode="atomic", target=target, model_dim=md, inter_dim=inter,
                                            experts=e, topk=k, tokens_hint=tokens)))
+    t, md, inter, e, k = SHAPES["S"]
+    for stage, out in ((1, "f16"), (2, "f16"), (2, "f32")):
+        specs.append(("S", KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype=out, mode="atomic",
+                                      target=target, model_dim=md, inter_dim=inter, experts=e, topk=k,
+                                      tokens_hint=t)))
     return specs
 
 

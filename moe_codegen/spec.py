@@ -24,7 +24,7 @@ class DtypeInfo:
 # The supported dtype matrix. Only rows listed here compile; the message of a
 # refusal lists them.
 DTYPES = {
-    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16",), ("atomic",)),
+    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16", "f16", "f32"), ("atomic",)),
 }
 
 TARGETS = ("gfx942", "gfx950", "sm_90")
@@ -86,6 +86,8 @@ class KernelSpec:
         if self.out_dtype not in info.out_dtypes:
             raise MoeCodegenError(
                 f"out dtype '{self.out_dtype}' not supported for {self.dtype}; supported: {supported_summary()}")
+        if self.stage == 1 and self.out_dtype == "f32":
+            raise MoeCodegenError("stage 1 output is f16 or bf16 (f32 is for stage 2 only)")
         if self.mode not in info.modes:
             raise MoeCodegenError(f"mode '{self.mode}' not supported for {self.dtype}; supported: {supported_summary()}")
         for name in ("model_dim", "inter_dim", "experts", "topk"):

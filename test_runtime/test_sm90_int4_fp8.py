@@ -21,8 +21,8 @@ def check(name, out, ref, seed=None):
     assert ok, f"{name}: {msg}"
 
 
-def kernel(artifacts, shape, stage):
-    return artifacts.find(shape=shape, stage=stage, dtype="int4_fp8", group_size=G)
+def kernel(artifacts, shape, stage, out_dtype="bf16"):
+    return artifacts.find(shape=shape, stage=stage, dtype="int4_fp8", group_size=G, out_dtype=out_dtype)
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -35,6 +35,14 @@ def test_stage1(artifacts, shape):
 def test_stage2_atomic_bf16(artifacts, shape):
     out, ref, seed = run_stage2(kernel(artifacts, shape, 2), SHAPES[shape][0])
     check(f"stage2 {shape}", out, ref, seed)
+
+
+@pytest.mark.parametrize("stage,out_dtype", [(1, "f16"), (2, "f16"), (2, "f32")])
+def test_other_output_dtypes(artifacts, stage, out_dtype):
+    run = run_stage1 if stage == 1 else run_stage2
+    out, ref, seed = run(kernel(artifacts, "S", stage, out_dtype), SHAPES["S"][0])
+    assert out.dtype == {"f16": torch.float16, "f32": torch.float32}[out_dtype]
+    check(f"stage{stage} S out {out_dtype}", out, ref, seed)
 
 
 @pytest.mark.parametrize("kind", ["one_expert", "empty_experts"])

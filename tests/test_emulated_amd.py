@@ -13,10 +13,10 @@ from moe_codegen.runtime.selfcheck import run_stage1, run_stage2, verdict
 SHAPES = {"S": (64, 256, 128, 4, 2), "M": (129, 1024, 256, 8, 2)}
 
 
-def kernel(shape, stage, target, use_cache=True, group=32):
+def kernel(shape, stage, target, use_cache=True, group=32, out_dtype="bf16"):
     t, md, inter, e, k = SHAPES[shape]
     spec = KernelSpec(stage=stage, target=target, model_dim=md, inter_dim=inter, experts=e, topk=k,
-                      tokens_hint=t, group_size=group)
+                      tokens_hint=t, group_size=group, out_dtype=out_dtype)
     return EmulatedKernel(compile(spec, use_cache=use_cache))
 
 
@@ -49,6 +49,13 @@ def test_routing_edge_cases(kind, stage, target):
 @pytest.mark.parametrize("stage", [1, 2])
 def test_per_row_scales(stage, target):
     ok, msg = run("S", stage, target, kernel=kernel("S", stage, target, group=-1))
+    assert ok, msg
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+@pytest.mark.parametrize("stage,out_dtype", [(1, "f16"), (2, "f16"), (2, "f32")])
+def test_other_output_dtypes(stage, out_dtype, target):
+    ok, msg = run("S", stage, target, kernel=kernel("S", stage, target, out_dtype=out_dtype))
     assert ok, msg
 
 

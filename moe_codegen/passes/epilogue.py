@@ -78,6 +78,10 @@ def _build(op):
                 ptr = e.op(f"llvm.getelementptr {out}[{idx}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ot}")
                 if stage == 1:
                     e.line(f"llvm.store {vec}, {ptr} {{alignment = {align} : i64}} : vector<2x{ot}>, !llvm.ptr<1>")
+                elif ot == "f32":  # no packed f32 atomic on gfx9: one per column
+                    nxt = e.op(f"llvm.getelementptr {ptr}[1] : (!llvm.ptr<1>) -> !llvm.ptr<1>, f32")
+                    for p_, v_ in ((ptr, pair[0]), (nxt, pair[1])):
+                        e.line(f'"moe.atomic_add"({p_}, {v_}) : (!llvm.ptr<1>, f32) -> ()')
                 else:
                     e.line(f'"moe.atomic_add"({ptr}, {vec}) : (!llvm.ptr<1>, vector<2x{ot}>) -> ()')
             e.depth -= 1

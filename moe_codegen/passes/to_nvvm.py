@@ -7,8 +7,8 @@
                    into the low or high half of the old word
   moe.cvt_f16x2_fp8x2  cvt.rn.satfinite.e4m3x2.f16x2 (the low half becomes the low byte)
   moe.mma          nvvm.mma.sync m16n8k32 row.col f32.e4m3.e4m3.f32 (PTX ISA 8.4 on sm_90)
-  moe.atomic_add   red.global.add.noftz.bf16x2 (device scope by default): a vector
-                   atomicrmw would become a compare-and-swap loop on NVPTX
+  moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
+                   scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
 """
 from __future__ import annotations
@@ -91,7 +91,8 @@ def _mma(op):
     return build
 
 
-RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2"}
+RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2",
+       "f32": "red.global.add.f32"}
 
 
 def _atomic(op):
@@ -100,9 +101,12 @@ def _atomic(op):
         raise DiagnosedError(f"moe.atomic_add: no native sm_90 reduction for {t}", op)
 
     def build(e, a):
-        bits = e.op(f"llvm.bitcast {a[1]} : {t} to i32")
-        e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{RED[t]} [$0], $1;", "l,r,~{{memory}}" '
-               f"{a[0]}, {bits} : (!llvm.ptr<1>, i32) -> ()")
+        if t == "f32":
+            val, kind, vt = a[1], "f", "f32"
+        else:
+            val, kind, vt = e.op(f"llvm.bitcast {a[1]} : {t} to i32"), "r", "i32"
+        e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{RED[t]} [$0], $1;", "l,{kind},~{{memory}}" '
+               f"{a[0]}, {val} : (!llvm.ptr<1>, {vt}) -> ()")
         return []
 
     return build

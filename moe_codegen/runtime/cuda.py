@@ -40,7 +40,7 @@ class CudaKernel:
             "sw": (sw, torch.bfloat16 if G > 0 else torch.float32),
             "sorted_ids": ((max_padded,), torch.int32), "sorted_weights": ((max_padded,), torch.float32),
             "expert_ids": ((nb,), torch.int32), "num_valid": ((1,), torch.int32),
-            "out": (out, torch.bfloat16),
+            "out": (out, {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[s["out_dtype"]]),
         }
 
     def __call__(self, x, w, sx, sw, routing, out):

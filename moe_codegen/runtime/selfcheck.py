@@ -15,6 +15,7 @@ from ..host import (dequant_int4, make_topk, moe_sorting, prepare_weights, quant
                     ref_stage1, ref_stage2, rel_l2, worst_row_rel)
 
 TARGET = "sm_90"
+OUT_DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
 
 
 def generators(seed=None, device="cuda"):
@@ -54,7 +55,7 @@ def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None, targ
     sw = prep.scale.clone()
     if corrupt:  # group 0 (per group) or the row scale, column 3, of the first token's expert
         sw[(int(ids[0, 0]),) + ((0, 3) if sw.dim() == 3 else (3,))] *= 4
-    out = torch.full((tokens, k, inter), float("nan"), dtype=torch.bfloat16, device=device)
+    out = torch.full((tokens, k, inter), float("nan"), dtype=OUT_DTYPES[s["out_dtype"]], device=device)
     kernel(x_q, prep.w, sx, sw, r, out)
     _sync(device)
     return out, ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=False), seed
@@ -68,15 +69,17 @@ def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, devi
     a2, sa2 = quantize_rows(torch.randn(tokens, k, inter, generator=gdev, device=device), "fp8", target)
     codes, scale = weights(E, md, inter, G, gdev)
     prep = prepare_weights(codes, scale, target=target, group_size=G)
-    out = torch.zeros(tokens, md, dtype=torch.bfloat16, device=device)  # atomic mode adds into zero
+    out = torch.zeros(tokens, md, dtype=OUT_DTYPES[s["out_dtype"]], device=device)  # atomic: adds into zero
     kernel(a2, prep.w, sa2, prep.scale, r, out)
     _sync(device)
     return out, ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=True), seed
 
 
 def verdict(out, ref):
-    """(ok, message) by SPEC 6: no NaN/Inf, rel L2 <= 1e-2, worst row <= 3e-2 (16-bit outputs)."""
+    """(ok, message) by SPEC 6: no NaN/Inf; rel L2 <= 1e-2 and worst row <= 3e-2 for 16-bit outputs,
+    rel L2 <= 2e-3 for f32 outputs."""
     bad = bool(torch.isnan(out).any() or torch.isinf(out).any())
     err, worst = rel_l2(out.float(), ref), worst_row_rel(out.float(), ref)
-    ok = not bad and err <= 1e-2 and worst <= 3e-2
+    limit = 2e-3 if out.dtype == torch.float32 else 1e-2
+    ok = not bad and err <= limit and worst <= 3e-2
     return ok, f"rel_l2 {err:.3e} worst_row {worst:.3e}{' NaN/Inf in output' if bad else ''}"
