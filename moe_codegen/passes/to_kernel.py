@@ -244,6 +244,7 @@ def run(module) -> None:
         return
     body = module.regions[0].blocks[0]
     taken = {o.attributes["sym_name"].value for o in body.operations if o.operation.name == "gpu.module"}
+    outlined = []   # host funcs (or bare ops) to erase once all their gemms are outlined
     for op in gemms:
         spec = spec_from_op(op)
         name, i = "moe_kernels", 0
@@ -255,9 +256,12 @@ def run(module) -> None:
         func = op.parent
         while func is not None and func.name != "func.func":
             func = func.parent
+        anchor = func if func is not None else op
         parsed = ir.Module.parse(text, context=module.context)
         for new_op in list(parsed.body.operations):
-            new_op.operation.move_before(func.operation if func is not None else op)
-        (func if func is not None else op).operation.erase()
+            new_op.operation.move_before(anchor.operation)
+        if not any(a is anchor or a == anchor for a in outlined):
+            outlined.append(anchor)
+    for anchor in outlined:
+        anchor.operation.erase()
     module.attributes["gpu.container_module"] = ir.UnitAttr.get(module.context)
-    del body
