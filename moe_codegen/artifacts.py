@@ -36,6 +36,11 @@ def runtime_suite(target: str):
         specs.append(("S", KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype=out, mode="atomic",
                                       target=target, model_dim=md, inter_dim=inter, experts=e, topk=k,
                                       tokens_hint=t)))
+    reduce_mode = dict(stage=2, dtype="int4_fp8", group_size=32, out_dtype="bf16", mode="reduce", target=target,
+                       model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t)
+    specs.append(("S", KernelSpec(**reduce_mode)))
+    for masked in (False, True):
+        specs.append(("S", KernelSpec(**reduce_mode, kernel="reduce", masked=masked)))
     return specs
 
 
@@ -78,7 +83,8 @@ SUITES = {"runtime": runtime_suite, "bench": bench_suite, "tiles": tiles_suite}
 
 def kernel_id(spec: KernelSpec) -> str:
     h = hashlib.sha1(spec.key().encode()).hexdigest()[:10]
-    return f"stage{spec.stage}_{spec.dtype}_{spec.model_dim}x{spec.inter_dim}_e{spec.experts}_k{spec.topk}_{h}"
+    what = "reduce" if spec.kernel == "reduce" else f"stage{spec.stage}_{spec.dtype}"
+    return f"{what}_{spec.model_dim}x{spec.inter_dim}_e{spec.experts}_k{spec.topk}_{h}"
 
 
 def write_kernel(k, folder, shape=None) -> Path:
@@ -86,10 +92,7 @@ def write_kernel(k, folder, shape=None) -> Path:
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     (d / "kernel.cubin").write_bytes(k.binary)
-    meta = {"kernel": k.name, "args": k.launch["args"], "block": k.launch["block"],
-            "tile_m": k.launch["tile_m"], "tile_n": k.launch["tile_n"], "tile_k": k.launch["tile_k"],
-            "grid_y": k.launch["grid_y"], "grid_x": k.launch["grid_x"], "shared_bytes": 0,
-            "spec": asdict(k.spec), "shape": shape, "resources": k.resources}
+    meta = {**k.launch, "shared_bytes": 0, "spec": asdict(k.spec), "shape": shape, "resources": k.resources}
     (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return d
 
@@ -118,7 +121,8 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> 
         kid = kernel_id(spec)
         write_kernel(k, out / kid, shape)
         index.append({"id": kid, "shape": shape, **asdict(spec)})
-        log(f"{kid}: {k.name} tile {k.launch['tile_m']}x{k.launch['tile_n']} regs {k.resources['vgpr']} "
-            f"spills {k.resources['vgpr_spill']}")
+        shape_txt = (f"tile {k.launch['tile_m']}x{k.launch['tile_n']}" if spec.kernel == "gemm"
+                     else f"{k.launch['cols_per_thread']} columns per thread")
+        log(f"{kid}: {k.name} {shape_txt} regs {k.resources['vgpr']} spills {k.resources['vgpr_spill']}")
     (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return out

@@ -59,9 +59,14 @@ def _launch_info(module_text: str, spec: KernelSpec) -> dict:
         raise MoeCodegenError("kernel has no launch metadata")
     info = {k: int(v) for k, v in re.findall(r"(\w+) = (\d+) : i64", m.group(1))}
     info["kernel"] = kernel_name(spec)
-    info["grid_x"] = "ceil(max_padded / tile_m)"
-    info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
-                    "tokens:i32"]
+    info["kind"] = spec.kernel
+    if spec.kernel == "reduce":
+        info["grid_y"] = "tokens"
+        info["args"] = ["partial"] + (["valid_mask"] if spec.masked else []) + ["out", "tokens:i32"]
+    else:
+        info["grid_x"] = "ceil(max_padded / tile_m)"
+        info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
+                        "tokens:i32"]
     return info
 
 

@@ -38,7 +38,9 @@ def operand_types(spec: KernelSpec) -> list:
         out = f"memref<?x{spec.topk}x{spec.inter_dim}x{OUT_MLIR[spec.out_dtype]}>"
     else:
         x, sx = f"memref<?x{spec.topk}x{K}x{act}>", f"memref<?x{spec.topk}xf32>"
-        out = f"memref<?x{spec.model_dim}x{OUT_MLIR[spec.out_dtype]}>"
+        per_slot = spec.mode == "reduce"   # reduce mode: one row per (token, slot), summed later
+        out = (f"memref<?x{spec.topk}x{spec.model_dim}x{OUT_MLIR[spec.out_dtype]}>" if per_slot
+               else f"memref<?x{spec.model_dim}x{OUT_MLIR[spec.out_dtype]}>")
     if spec.group_size == -1:
         sw = f"memref<{E}x{N}xf32>"
     else:
@@ -47,7 +49,19 @@ def operand_types(spec: KernelSpec) -> list:
             "memref<?xi32>", "memref<1xi32>", out]
 
 
+REDUCE_OPERANDS = ("partial", "valid_mask", "out")
+
+
+def reduce_operand_types(spec: KernelSpec) -> list:
+    t = OUT_MLIR[spec.out_dtype]
+    types = [f"memref<?x{spec.topk}x{spec.model_dim}x{t}>", f"memref<?x{spec.topk}xi8>",
+             f"memref<?x{spec.model_dim}x{t}>"]
+    return types if spec.masked else [types[0], types[2]]
+
+
 def kernel_name(spec: KernelSpec) -> str:
+    if spec.kernel == "reduce":
+        return f"moe_reduce_topk{spec.topk}_{spec.out_dtype}{'_masked' if spec.masked else ''}"
     g = "row" if spec.group_size == -1 else f"g{spec.group_size}"
     return f"moe_stage{spec.stage}_{spec.dtype}_{g}_{spec.out_dtype}_{spec.mode}"
 
@@ -65,8 +79,18 @@ def attr_text(spec: KernelSpec) -> str:
 
 
 def build_module_text(spec: KernelSpec) -> str:
-    """A module holding one func with one `moe.gemm`: the input of every pipeline."""
+    """A module holding one func with one `moe.gemm` (or `moe.reduce`): the input of every pipeline."""
     spec.validate()
+    if spec.kernel == "reduce":
+        types = reduce_operand_types(spec)
+        names = [n for n in REDUCE_OPERANDS if spec.masked or n != "valid_mask"]
+        args = ", ".join(f"%{n}: {ty}" for n, ty in zip(names, types))
+        attrs = (f'{{topk = {spec.topk} : i64, model_dim = {spec.model_dim} : i64, out_dtype = "{spec.out_dtype}", '
+                 f'target = "{spec.target}", masked = {"true" if spec.masked else "false"}}}')
+        return ("module {\n"
+                f"  func.func @{kernel_name(spec)}({args}) {{\n"
+                f'    "moe.reduce"({", ".join("%" + n for n in names)}) {attrs} : ({", ".join(types)}) -> ()\n'
+                "    return\n  }\n}\n")
     types = operand_types(spec)
     args = ", ".join(f"%{n}: {ty}" for n, ty in zip(OPERAND_NAMES, types))
     uses = ", ".join(f"%{n}" for n in OPERAND_NAMES)
@@ -105,8 +129,24 @@ def spec_from_op(op) -> KernelSpec:
         if not isinstance(attrs[name], str):
             raise MoeCodegenError(f"attribute '{name}' must be a string")
         kw[name] = attrs[name]
+    for name in ("masked",):
+        if name in attrs:
+            kw[name] = bool(attrs[name])
     dw = attrs.get("doweight_stage1", False)
     if not isinstance(dw, bool):
         raise MoeCodegenError("attribute 'doweight_stage1' must be a bool")
     kw["doweight_stage1"] = dw
     return KernelSpec(**kw)
+
+
+def reduce_spec_from_op(op) -> KernelSpec:
+    """The KernelSpec of a `moe.reduce` op (stage 2, reduce mode, the reduce kernel)."""
+    attrs = {name: _attr_value(op.attributes[name]) for name in op.attributes}
+    for name, kind in (("topk", int), ("model_dim", int), ("out_dtype", str), ("target", str)):
+        if name not in attrs:
+            raise MoeCodegenError(f"missing attribute '{name}'")
+        if not isinstance(attrs[name], kind) or isinstance(attrs[name], bool):
+            raise MoeCodegenError(f"attribute '{name}' must be {'an integer' if kind is int else 'a string'}")
+    return KernelSpec(stage=2, mode="reduce", kernel="reduce", topk=attrs["topk"], experts=max(attrs["topk"], 1),
+                      model_dim=attrs["model_dim"], out_dtype=attrs["out_dtype"], target=attrs["target"],
+                      masked=bool(attrs.get("masked", False)))

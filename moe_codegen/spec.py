@@ -24,7 +24,8 @@ class DtypeInfo:
 # The supported dtype matrix. Only rows listed here compile; the message of a
 # refusal lists them.
 DTYPES = {
-    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16", "f16", "f32"), ("atomic",)),
+    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16", "f16", "f32"),
+                          ("atomic", "reduce")),
 }
 
 TARGETS = ("gfx942", "gfx950", "sm_90")
@@ -71,6 +72,10 @@ class KernelSpec:
     tile_n: Optional[int] = None
     tile_k: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
+    # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
+    # (reduce mode), reading `valid_mask` when `masked`
+    kernel: str = "gemm"
+    masked: bool = False
 
     def validate(self) -> "KernelSpec":
         if self.stage not in STAGES:
@@ -90,6 +95,14 @@ class KernelSpec:
             raise MoeCodegenError("stage 1 output is f16 or bf16 (f32 is for stage 2 only)")
         if self.mode not in info.modes:
             raise MoeCodegenError(f"mode '{self.mode}' not supported for {self.dtype}; supported: {supported_summary()}")
+        if self.mode == "reduce" and self.out_dtype == "f32":
+            raise MoeCodegenError("reduce mode writes 16-bit per-slot rows: out dtype f16 or bf16, not f32")
+        if self.kernel not in ("gemm", "reduce"):
+            raise MoeCodegenError(f"kernel must be 'gemm' or 'reduce', got '{self.kernel}'")
+        if self.kernel == "reduce" and (self.stage != 2 or self.mode != "reduce"):
+            raise MoeCodegenError("the reduce kernel belongs to stage 2 in reduce mode")
+        if self.masked and self.kernel != "reduce":
+            raise MoeCodegenError("valid_mask (masked) is read by the reduce kernel only")
         for name in ("model_dim", "inter_dim", "experts", "topk"):
             if getattr(self, name) <= 0:
                 raise MoeCodegenError(f"{name} must be positive, got {getattr(self, name)}")

@@ -22,7 +22,8 @@ def check(name, out, ref, seed=None):
 
 
 def kernel(artifacts, shape, stage, out_dtype="bf16"):
-    return artifacts.find(shape=shape, stage=stage, dtype="int4_fp8", group_size=G, out_dtype=out_dtype)
+    return artifacts.find(shape=shape, stage=stage, dtype="int4_fp8", group_size=G, out_dtype=out_dtype,
+                          mode="atomic")
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -43,6 +44,14 @@ def test_other_output_dtypes(artifacts, stage, out_dtype):
     out, ref, seed = run(kernel(artifacts, "S", stage, out_dtype), SHAPES["S"][0])
     assert out.dtype == {"f16": torch.float16, "f32": torch.float32}[out_dtype]
     check(f"stage{stage} S out {out_dtype}", out, ref, seed)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_reduce_mode(artifacts, masked):
+    gemm = artifacts.find(shape="S", stage=2, mode="reduce")
+    red = artifacts.find(shape="S", stage=2, mode="reduce", kernel="reduce", masked=masked)
+    out, ref, seed = run_stage2(gemm, SHAPES["S"][0], reduce=red)
+    check(f"stage2 S reduce mode masked={masked}", out, ref, seed)
 
 
 @pytest.mark.parametrize("kind", ["one_expert", "empty_experts"])

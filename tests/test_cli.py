@@ -26,7 +26,8 @@ def test_compile_writes_ir_assembly_and_resources(tmp_path, capsys, target, isa)
 @pytest.mark.parametrize("argv,msg", [
     (["compile", "--dtype", "nope"], "invalid choice: 'nope'"),
     (["compile", "--group-size", "48"], "group size 48 not supported"),
-    (["compile", "--mode", "reduce"], "mode 'reduce' not supported"),
+    (["compile", "--mode", "scatter"], "invalid choice: 'scatter'"),
+    (["compile", "--mode", "reduce", "--stage", "2", "--out-dtype", "f32"], "reduce mode writes 16-bit"),
     (["compile", "--tile-m", "64", "--tile-n", "256", "--stage", "1", "--target", "gfx942"], "accumulator registers"),
 ])
 def test_bad_flags_exit_nonzero_with_one_line(tmp_path, capsys, argv, msg):

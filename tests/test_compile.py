@@ -111,8 +111,11 @@ def test_each_stage_is_reparsable_mlir():
     (dict(target="gfx90a"), "unsupported target 'gfx90a'"),
     (dict(target="sm_90", inter_dim=2052), "multiples of 8"),
     (dict(target="sm_90", model_dim=7104), "multiple of 128"),
-    (dict(mode="reduce"), "mode 'reduce' not supported"),
+    (dict(mode="scatter"), "mode 'scatter' not supported"),
     (dict(out_dtype="f8"), "out dtype 'f8' not supported"),
+    (dict(stage=2, mode="reduce", out_dtype="f32"), "reduce mode writes 16-bit per-slot rows"),
+    (dict(stage=1, mode="reduce", kernel="reduce"), "the reduce kernel belongs to stage 2 in reduce mode"),
+    (dict(stage=2, masked=True), "valid_mask (masked) is read by the reduce kernel only"),
     (dict(out_dtype="f32"), "stage 1 output is f16 or bf16"),
     (dict(topk=500), "topk 500 exceeds experts"),
     (dict(stage=3), "stage must be 1 or 2"),
@@ -150,4 +153,18 @@ def test_artifacts_are_self_describing(tmp_path):
         meta = json.loads((out / e["id"] / "meta.json").read_text())
         assert meta["resources"]["vgpr_spill"] == 0
         assert (out / e["id"] / "kernel.cubin").read_bytes()[:4] == b"\x7fELF"
-        assert meta["args"][-1] == "tokens:i32" and meta["block"] in (32, 64, 128)  # 1, 2 or 4 warps
+        assert meta["args"][-1] == "tokens:i32"
+        assert meta["block"] in ((256,) if e["kernel"] == "reduce" else (32, 64, 128))  # GEMM: 1, 2 or 4 warps
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("masked", [False, True])
+def test_reduce_mode_kernels_fit_and_use_no_atomics(target, masked):
+    common = dict(stage=2, mode="reduce", target=target, model_dim=7168, inter_dim=2048, experts=384, topk=9)
+    gemm = compile(KernelSpec(**common))
+    red = compile(KernelSpec(**common, kernel="reduce", masked=masked))
+    for k in (gemm, red):
+        assert k.resources["vgpr_spill"] == 0 and k.resources["scratch_bytes"] == 0
+        assert "atomic" not in k.isa.replace("moe_stage2_int4_fp8_g32_bf16_atomic", "")
+        assert "red.global" not in k.isa
+    assert red.launch["args"] == ["partial"] + (["valid_mask"] if masked else []) + ["out", "tokens:i32"]

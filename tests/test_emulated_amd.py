@@ -121,3 +121,16 @@ def test_whole_layer(target):
         ok, msg = verdict(out, ref)
         print(f"\n{target} layer {name}: {msg} (seed {seed})")
         assert ok, msg
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_reduce_mode(masked, target):
+    t, md, inter, e, k = SHAPES["S"]
+    common = dict(stage=2, mode="reduce", target=target, model_dim=md, inter_dim=inter, experts=e, topk=k)
+    gemm = EmulatedKernel(compile(KernelSpec(**common, tokens_hint=t)))
+    red = EmulatedKernel(compile(KernelSpec(**common, kernel="reduce", masked=masked)))
+    out, ref, seed = run_stage2(gemm, t, target=target, device="cpu", reduce=red)
+    ok, msg = verdict(out, ref)
+    print(f"\n{target} reduce mode masked={masked}: {msg} (seed {seed})")
+    assert ok, msg

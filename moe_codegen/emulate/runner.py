@@ -21,23 +21,36 @@ class EmulatedKernel:
             raise ValueError(f"the emulator runs AMD kernels, not {compiled.spec.target}")
         self.compiled = compiled
         self.spec = dataclasses.asdict(compiled.spec)
-        self.tile_m = compiled.launch["tile_m"]
+        self.tile_m = compiled.launch.get("tile_m")
         self.ir = compiled.ir_after(STAGE)
         self.counts: dict = {}
 
-    def __call__(self, x, w, sx, sw, routing, out):
+    def __call__(self, *args, **kw):
+        """GEMM: (x, w, sx, sw, routing, out); reduce kernel: (partial, out, valid_mask=None)."""
+        if self.compiled.spec.kernel == "reduce":
+            return self.reduce(*args, **kw)
+        return self.gemm(*args, **kw)
+
+    def gemm(self, x, w, sx, sw, routing, out):
         tensors = dict(x=x, w=w, sx=sx, sw=sw, sorted_ids=routing.sorted_token_ids,
                        sorted_weights=routing.sorted_weights, expert_ids=routing.sorted_expert_ids,
                        num_valid=routing.num_valid_ids, out=out)
+        grid = (math.ceil(routing.max_padded / self.tile_m), self.compiled.launch["grid_y"])
+        return self._run([tensors[n] for n in OPERAND_NAMES], routing.tokens, grid, out)
+
+    def reduce(self, partial, out, valid_mask=None):
+        """Call of a reduce kernel (spec.kernel == "reduce")."""
+        tensors = [partial] + ([valid_mask.view(torch.uint8)] if valid_mask is not None else []) + [out]
+        return self._run(tensors, out.shape[0], (self.compiled.launch["grid_x"], out.shape[0]), out)
+
+    def _run(self, tensors, tokens, grid, out):
         mem = Memory()
         args = []
-        for name in OPERAND_NAMES:
-            t = tensors[name]
+        for t in tensors:
             if t.device.type != "cpu" or not t.is_contiguous():
-                raise ValueError(f"{name}: the emulator needs a contiguous CPU tensor")
+                raise ValueError("the emulator needs contiguous CPU tensors")
             args.append(mem.add(t.view(torch.uint8).numpy()))   # shares memory: writes land in `out`
-        args.append(routing.tokens)
-        grid = (math.ceil(routing.max_padded / self.tile_m), self.compiled.launch["grid_y"])
+        args.append(tokens)
         with new_context():
             module = ir.Module.parse(self.ir)
             func = next(op for op in walk_ops(module, "gpu.func"))

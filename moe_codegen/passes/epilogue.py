@@ -7,6 +7,7 @@ output column; then the f32 values, ordered row, column pair, gate/up, j
 
   stage 1: out1 = silu(gate * s) * (up * s) * w     plain packed store
   stage 2: out2 += acc * s * w                      `moe.atomic_add` (atomic mode)
+           out2[t, slot] = acc * s * w                plain packed store (reduce mode; moe.reduce sums)
 Rows whose valid bit is clear (sentinel padding) write nothing.  `moe.exp2` is
 left for the target (a native 2^x instruction on both vendors).
 """
@@ -41,8 +42,11 @@ def _build(op):
     out_dtype, mode = _str(op, "out_dtype"), _str(op, "mode")
     if out_dtype not in OUT_TYPES:
         raise DiagnosedError(f"moe.epilogue: unsupported out_dtype '{out_dtype}'", op)
-    if stage == 2 and mode != "atomic":
-        raise DiagnosedError(f"moe.epilogue: stage 2 mode '{mode}' is not implemented (supported: atomic)", op)
+    if mode not in ("atomic", "reduce"):
+        raise DiagnosedError(f"moe.epilogue: unknown mode '{mode}' (known: atomic, reduce)", op)
+    if mode == "reduce" and out_dtype == "f32":
+        raise DiagnosedError("moe.epilogue: reduce mode writes 16-bit rows, not f32", op)
+    store = stage == 1 or mode == "reduce"   # stage 1 rows and reduce-mode slot rows: one writer each
     if gu != (2 if stage == 1 else 1):
         raise DiagnosedError(f"moe.epilogue: stage {stage} needs gate_up = {2 if stage == 1 else 1}", op)
     expect = 1 + 4 * rows + cols + rows * cols * gu * 2
@@ -76,7 +80,7 @@ def _build(op):
                     vec = e.op(f"arith.truncf {vec} : vector<2xf32> to vector<2x{ot}>")
                 idx = e.op(f"arith.addi {off}, {col_ops[c]} : i32")
                 ptr = e.op(f"llvm.getelementptr {out}[{idx}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ot}")
-                if stage == 1:
+                if store:
                     e.line(f"llvm.store {vec}, {ptr} {{alignment = {align} : i64}} : vector<2x{ot}>, !llvm.ptr<1>")
                 elif ot == "f32":  # no packed f32 atomic on gfx9: one per column
                     nxt = e.op(f"llvm.getelementptr {ptr}[1] : (!llvm.ptr<1>) -> !llvm.ptr<1>, f32")

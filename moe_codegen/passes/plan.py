@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..mlir import attr, walk_ops
-from ..ops import spec_from_op
+from ..ops import reduce_spec_from_op, spec_from_op
 from ..spec import default_tile_m
 from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
@@ -115,8 +115,18 @@ def choose(spec):
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves), notes
 
 
+REDUCE_BLOCK = 256
+
+
 @register("moe-plan", "Choose tiles and the wave split for each moe.gemm; refuse tiles that do not fit.")
 def run(module) -> None:
+    for op in walk_ops(module, "moe.reduce"):
+        n = reduce_spec_from_op(op).model_dim
+        cols = next(c for c in (8, 4, 2) if n % c == 0) if n % 2 == 0 else None
+        if cols is None:
+            raise DiagnosedError(f"'moe.reduce' model_dim {n} must be even (rows are read in column pairs)", op)
+        op.attributes["cols_per_thread"] = attr(f"{cols} : i64")
+        op.attributes["block"] = attr(f"{REDUCE_BLOCK} : i64")
     for op in walk_ops(module, "moe.gemm"):
         spec = spec_from_op(op)
         try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ..emitter import Emitter
 from ..mlir import ir, walk_ops
-from ..ops import OPERAND_NAMES, kernel_name, spec_from_op
+from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
 from ..rewrite import loc_text
 from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
@@ -201,7 +201,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 out_row = e.mulc(ts, inter)
             else:
                 sx = load("%sx", e.mulc(ts, 4), valid, "f32")
-                out_row = e.mulc(tok, spec.model_dim)
+                out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
             weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
             row_ops += [out_row, valid, sx, weight]
             (ta, ea), (tb, eb) = elem_pairs[0]
@@ -222,37 +222,91 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.line("}")
     e.line("gpu.return")
 
-    args = ", ".join(f"%{n}: {PTR}" for n in OPERAND_NAMES) + ", %tokens: i32"
-    block = W * waves
-    launch = (f"moe.launch = {{block = {block} : i64, tile_m = {tm} : i64, tile_n = {tn} : i64, "
-              f"tile_k = {tk} : i64, grid_y = {spec.out_n // tn} : i64}}")
+    return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
+                        dict(tile_m=tm, tile_n=tn, tile_k=tk, grid_y=spec.out_n // tn), e, loc)
+
+
+def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc) -> str:
+    """A gpu.module holding the kernel: bare-pointer args + %tokens, block size, launch metadata."""
+    args = ", ".join(f"%{n}: {PTR}" for n in arg_names) + ", %tokens: i32"
+    meta = ", ".join(f"{k} = {v} : i64" for k, v in {"block": block, **launch}.items())
     end = f" {loc}" if loc else ""
     return (
         f'gpu.module @{module_name} attributes {{moe.target = "{spec.target}"}} {{\n'
         f"  gpu.func @{kernel_name(spec)}({args}) kernel attributes "
-        f"{{known_block_size = array<i32: {block}, 1, 1>, {launch}}} {{\n"
+        f"{{known_block_size = array<i32: {block}, 1, 1>, moe.launch = {{{meta}}}}} {{\n"
         f"{e.body_text(4, loc)}\n"
         f"  }}{end}\n"
         f"}}{end}\n"
     )
 
 
+def emit_reduce_kernel(spec, op, module_name: str, loc: str | None = None) -> str:
+    """Stage 2's reduce: out[t, :] = sum over valid slots s of partial[t, s, :], in f32, rounded once.
+
+    grid.x walks column chunks (block x cols_per_thread columns), grid.y walks tokens.  An invalid
+    slot's row is read as zero (moe.load's validity bit), so unwritten rows are never looked at.
+    """
+    cpt = ir.IntegerAttr(op.attributes["cols_per_thread"]).value
+    block = ir.IntegerAttr(op.attributes["block"]).value
+    N, topk = spec.model_dim, spec.topk
+    t = spec.out_dtype
+    esize = 4 if t == "f32" else 2
+    vt, ft = f"vector<{cpt}x{t}>", f"vector<{cpt}xf32>"
+    e = Emitter()
+    i32 = "i32"
+
+    def load(base, off, valid, type_):
+        return e.generic("moe.load", [base, off, e.c(0), valid], [PTR, i32, i32, "i1"], type_)
+
+    tid = e.op(f"arith.index_cast {e.op('gpu.thread_id x')} : index to i32")
+    bx = e.op(f"arith.index_cast {e.op('gpu.block_id x')} : index to i32")
+    tok = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
+    col0 = e.mulc(e.add(e.mulc(bx, block), tid), cpt)
+    inside = e.op(f"arith.cmpi ult, {col0}, {e.c(N)} : i32")
+    e.line(f"scf.if {inside} {{")
+    e.depth += 1
+    acc = e.op(f"arith.constant dense<0.0> : {ft}")
+    for s in range(topk):
+        ts = e.addc(e.mulc(tok, topk), s)
+        valid = e.c("true", "i1")
+        if spec.masked:
+            m = load("%valid_mask", ts, e.c("true", "i1"), "i8")
+            valid = e.op(f"arith.cmpi ne, {m}, {e.c(0, 'i8')} : i8")
+        row = load("%partial", e.mulc(e.add(e.mulc(ts, N), col0), esize), valid, vt)
+        acc = e.op(f"arith.addf {acc}, {e.op(f'arith.extf {row} : {vt} to {ft}')} : {ft}")
+    res = e.op(f"arith.truncf {acc} : {ft} to {vt}")
+    ptr = e.op(f"llvm.getelementptr %out[{e.add(e.mulc(tok, N), col0)}] : ({PTR}, i32) -> {PTR}, {t}")
+    e.line(f"llvm.store {res}, {ptr} {{alignment = {cpt * esize} : i64}} : {vt}, {PTR}")
+    e.depth -= 1
+    e.line("}")
+    e.line("gpu.return")
+    names = ["partial"] + (["valid_mask"] if spec.masked else []) + ["out"]
+    return _module_text(spec, module_name, names, block,
+                        dict(cols_per_thread=cpt, grid_x=-(-N // (block * cpt))), e, loc)
+
+
 @register("moe-to-kernel", "Outline each planned moe.gemm into a gpu.module kernel at lane level.")
 def run(module) -> None:
-    gemms = walk_ops(module, "moe.gemm")
+    gemms = walk_ops(module, "moe.gemm") + walk_ops(module, "moe.reduce")
     if not gemms:
         return
     body = module.regions[0].blocks[0]
     taken = {o.attributes["sym_name"].value for o in body.operations if o.operation.name == "gpu.module"}
     outlined = []   # host funcs (or bare ops) to erase once all their gemms are outlined
     for op in gemms:
-        spec = spec_from_op(op)
+        spec = spec_from_op(op) if op.name == "moe.gemm" else reduce_spec_from_op(op)
         name, i = "moe_kernels", 0
         while name in taken:  # one gpu.module per gemm; symbol names must stay unique
             i += 1
             name = f"moe_kernels_{i}"
         taken.add(name)
-        text = emit_kernel(spec, _plan(op), name, loc_text(op))
+        if op.name == "moe.reduce":
+            if "cols_per_thread" not in op.attributes:
+                raise DiagnosedError("'moe.reduce' has no plan: run moe-plan before moe-to-kernel", op)
+            text = emit_reduce_kernel(spec, op, name, loc_text(op))
+        else:
+            text = emit_kernel(spec, _plan(op), name, loc_text(op))
         func = op.parent
         while func is not None and func.name != "func.func":
             func = func.parent

@@ -13,13 +13,20 @@
 """
 from __future__ import annotations
 
+import re
+
 from ..midlevel import lower_all
 from .registry import DiagnosedError, register
 from .to_flydsl import _is_true
 
-ZERO = {"i32": "0", "i64": "0", "f32": "0.0"}
-SIZES = {"i32": 4, "i64": 8, "f32": 4, "vector<2xi32>": 8, "vector<4xi32>": 16, "vector<2xbf16>": 4,
-         "vector<2xf32>": 8, "vector<2xf16>": 4}
+ELEM_BYTES = {"i8": 1, "i16": 2, "i32": 4, "i64": 8, "f16": 2, "bf16": 2, "f32": 4}
+
+
+def _size(t: str):
+    """Bytes of a scalar or vector type, None for what a load cannot be."""
+    m = re.fullmatch(r"vector<(\d+)x(\w+)>", t)
+    elem, n = (m.group(2), int(m.group(1))) if m else (t, 1)
+    return ELEM_BYTES[elem] * n if elem in ELEM_BYTES else None
 MMA = {
     "mma_m16n8k32_e4m3": ("#nvvm.mma_type<e4m3>", "#nvvm.shape<m = 16, n = 8, k = 32>", 4, 2),
 }
@@ -28,7 +35,7 @@ F32X4 = "!llvm.struct<(f32, f32, f32, f32)>"
 
 def _load(op):
     t = str(op.results[0].type)
-    if t not in SIZES:
+    if _size(t) is None:
         raise DiagnosedError(f"moe.load: no sm_90 lowering for result type {t}", op)
     always = _is_true(op.operands[3])
 
@@ -37,11 +44,12 @@ def _load(op):
         ptr = e.op(f"llvm.getelementptr {a[0]}[{off}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
         if not always:
             ptr = e.op(f"arith.select {a[3]}, {ptr}, {a[0]} : !llvm.ptr<1>")
-        v = e.op(f"llvm.load {ptr} {{alignment = {SIZES[t]} : i64}} : !llvm.ptr<1> -> {t}")
+        v = e.op(f"llvm.load {ptr} {{alignment = {_size(t)} : i64}} : !llvm.ptr<1> -> {t}")
         if always:
             return [v]
-        zero = e.op(f"arith.constant {ZERO[t]} : {t}" if t in ZERO else
-                    f"arith.constant dense<{'0.0' if 'f' in t.split('x')[-1] else '0'}> : {t}")
+        floating = t.rstrip(">").split("x")[-1].startswith(("f", "bf"))
+        zero = e.op(f"arith.constant {'0.0' if floating else '0'} : {t}" if not t.startswith("vector")
+                    else f"arith.constant dense<{'0.0' if floating else '0'}> : {t}")
         return [e.op(f"arith.select {a[3]}, {v}, {zero} : {t}")]
 
     return build

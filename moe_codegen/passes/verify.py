@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..errors import MoeCodegenError
 from ..mlir import walk_ops
-from ..ops import OPERAND_NAMES, operand_types, spec_from_op
+from ..ops import (OPERAND_NAMES, REDUCE_OPERANDS, operand_types, reduce_operand_types, reduce_spec_from_op,
+                   spec_from_op)
 from ..targets import get_target
 from .registry import DiagnosedError, register
 
@@ -49,8 +50,24 @@ def verify_gemm(op) -> None:
         raise DiagnosedError(f"'moe.gemm' operand #{i} ({name}) must be {want}, got {got}", op)
 
 
-@register("moe-verify", "Check every moe.gemm: attributes, dtype combination, operand types, dims.")
+def verify_reduce(op) -> None:
+    try:
+        spec = reduce_spec_from_op(op).validate()
+    except MoeCodegenError as e:
+        raise DiagnosedError(f"'moe.reduce' {e}", op) from None
+    want = reduce_operand_types(spec)
+    names = [n for n in REDUCE_OPERANDS if spec.masked or n != "valid_mask"]
+    if len(op.operands) != len(want):
+        raise DiagnosedError(f"'moe.reduce' expects {len(want)} operands ({', '.join(names)}), "
+                             f"got {len(op.operands)}", op)
+    for i, (name, t, v) in enumerate(zip(names, want, op.operands)):
+        if str(v.type) != t:
+            raise DiagnosedError(f"'moe.reduce' operand #{i} ({name}) must be {t}, got {v.type}", op)
+
+
+@register("moe-verify", "Check every moe.gemm / moe.reduce: attributes, dtype combination, operand types, dims.")
 def run(module) -> None:
-    ops = walk_ops(module, "moe.gemm")
-    for op in ops:
+    for op in walk_ops(module, "moe.gemm"):
         verify_gemm(op)
+    for op in walk_ops(module, "moe.reduce"):
+        verify_reduce(op)

@@ -10,11 +10,26 @@ import torch
 from ..errors import MoeCodegenError
 
 FP8 = torch.float8_e4m3fn
+OUT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
 
 
-class CudaKernel:
-    """One compiled stage. Call it with torch CUDA tensors; shapes, dtypes, devices are checked."""
+def check_tensors(args: dict, want: dict, device) -> None:
+    """Every tensor is a contiguous torch tensor of the expected shape and dtype on `device`."""
+    for name, t in args.items():
+        shape, dtype = want[name]
+        if not isinstance(t, torch.Tensor):
+            raise MoeCodegenError(f"{name}: expected a torch tensor, got {type(t).__name__}")
+        if t.device.type != "cuda" or t.device != device:
+            raise MoeCodegenError(f"{name}: expected a tensor on {device}, got {t.device}")
+        if t.dtype != dtype:
+            raise MoeCodegenError(f"{name}: expected dtype {dtype}, got {t.dtype}")
+        if tuple(t.shape) != tuple(shape):
+            raise MoeCodegenError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
+        if not t.is_contiguous():
+            raise MoeCodegenError(f"{name}: must be contiguous")
 
+
+class _Loaded:
     def __init__(self, folder):
         import cupy  # optional dependency: only GPU machines have it
 
@@ -23,6 +38,22 @@ class CudaKernel:
         self.spec = self.meta["spec"]
         self.module = cupy.RawModule(path=str(self.folder / "kernel.cubin"))
         self.function = self.module.get_function(self.meta["kernel"])
+
+    def _launch(self, device, grid, tensors, tokens):
+        import cupy
+        import numpy as np
+
+        ptrs = [np.uint64(t.data_ptr()) for t in tensors]
+        with cupy.cuda.Device(device.index):
+            self.function(grid, (self.meta["block"], 1, 1), (*ptrs, np.int32(tokens)),
+                          shared_mem=self.meta.get("shared_bytes", 0))
+
+
+class CudaKernel(_Loaded):
+    """One compiled stage GEMM. Call it with torch CUDA tensors; shapes, dtypes, devices are checked."""
+
+    def __init__(self, folder):
+        super().__init__(folder)
         self.tile_m = self.meta["tile_m"]
 
     def expected(self, tokens: int, max_padded: int) -> dict:
@@ -33,46 +64,50 @@ class CudaKernel:
         x = (tokens, K) if s["stage"] == 1 else (tokens, s["topk"], K)
         sx = (tokens,) if s["stage"] == 1 else (tokens, s["topk"])
         sw = (E, K // G, N) if G > 0 else (E, N)
-        out = (tokens, s["topk"], s["inter_dim"]) if s["stage"] == 1 else (tokens, s["model_dim"])
+        if s["stage"] == 1:
+            out = (tokens, s["topk"], s["inter_dim"])
+        else:
+            out = (tokens, s["topk"], s["model_dim"]) if s["mode"] == "reduce" else (tokens, s["model_dim"])
         nb = math.ceil(max_padded / self.tile_m)
         return {
             "x": (x, FP8), "w": ((E, N * K // 2), torch.uint8), "sx": (sx, torch.float32),
             "sw": (sw, torch.bfloat16 if G > 0 else torch.float32),
             "sorted_ids": ((max_padded,), torch.int32), "sorted_weights": ((max_padded,), torch.float32),
             "expert_ids": ((nb,), torch.int32), "num_valid": ((1,), torch.int32),
-            "out": (out, {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[s["out_dtype"]]),
+            "out": (out, OUT[s["out_dtype"]]),
         }
 
     def __call__(self, x, w, sx, sw, routing, out):
         if routing.tile_m != self.tile_m:
             raise MoeCodegenError(f"routing was sorted with tile_m {routing.tile_m}, kernel needs {self.tile_m}")
-        tokens = routing.tokens
         args = {"x": x, "w": w.reshape(w.shape[0], -1) if w.dim() > 2 else w, "sx": sx, "sw": sw,
                 "sorted_ids": routing.sorted_token_ids, "sorted_weights": routing.sorted_weights,
                 "expert_ids": routing.sorted_expert_ids, "num_valid": routing.num_valid_ids[:1], "out": out}
-        want = self.expected(tokens, routing.max_padded)
-        device = out.device
-        for name, t in args.items():
-            shape, dtype = want[name]
-            if not isinstance(t, torch.Tensor):
-                raise MoeCodegenError(f"{name}: expected a torch tensor, got {type(t).__name__}")
-            if t.device.type != "cuda" or t.device != device:
-                raise MoeCodegenError(f"{name}: expected a tensor on {device}, got {t.device}")
-            if t.dtype != dtype:
-                raise MoeCodegenError(f"{name}: expected dtype {dtype}, got {t.dtype}")
-            if tuple(t.shape) != tuple(shape):
-                raise MoeCodegenError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
-            if not t.is_contiguous():
-                raise MoeCodegenError(f"{name}: must be contiguous")
-        import cupy
-        import numpy as np
-
+        check_tensors(args, self.expected(routing.tokens, routing.max_padded), out.device)
         grid = (math.ceil(routing.max_padded / self.tile_m), self.meta["grid_y"], 1)
-        ptrs = [np.uint64(args[n].data_ptr()) for n in ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights",
-                                                         "expert_ids", "num_valid", "out")]
-        with cupy.cuda.Device(device.index):
-            self.function(grid, (self.meta["block"], 1, 1), (*ptrs, np.int32(tokens)),
-                          shared_mem=self.meta.get("shared_bytes", 0))
+        self._launch(out.device, grid, list(args.values()), routing.tokens)
+        return out
+
+
+class CudaReduceKernel(_Loaded):
+    """Stage 2's reduce (reduce mode): out[t] = sum over valid slots of partial[t, slot]."""
+
+    def __call__(self, partial, out, valid_mask=None):
+        s = self.spec
+        tokens = out.shape[0]
+        dt = OUT[s["out_dtype"]]
+        args = {"partial": partial}
+        want = {"partial": ((tokens, s["topk"], s["model_dim"]), dt), "out": ((tokens, s["model_dim"]), dt),
+                "valid_mask": ((tokens, s["topk"]), torch.uint8)}
+        if s["masked"]:
+            if valid_mask is None:
+                raise MoeCodegenError("valid_mask: this reduce kernel was compiled for a mask; pass one")
+            args["valid_mask"] = valid_mask.view(torch.uint8) if valid_mask.dtype == torch.bool else valid_mask
+        elif valid_mask is not None:
+            raise MoeCodegenError("valid_mask: this reduce kernel was compiled without a mask")
+        args["out"] = out
+        check_tensors(args, want, out.device)
+        self._launch(out.device, (self.meta["grid_x"], tokens, 1), list(args.values()), tokens)
         return out
 
 
@@ -86,11 +121,13 @@ class ArtifactSet:
             raise FileNotFoundError(f"{index} not found")
         self.entries = json.loads(index.read_text())
 
-    def find(self, **fields) -> CudaKernel:
+    def find(self, **fields):
+        fields.setdefault("kernel", "gemm")
         for e in self.entries:
             if all(e.get(k) == v for k, v in fields.items()):
                 return self.load(e)
         raise KeyError(f"no artifact with {fields} in {self.folder}")
 
-    def load(self, entry) -> CudaKernel:
-        return CudaKernel(self.folder / entry["id"])
+    def load(self, entry):
+        cls = CudaReduceKernel if entry.get("kernel") == "reduce" else CudaKernel
+        return cls(self.folder / entry["id"])

@@ -61,18 +61,33 @@ def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None, targ
     return out, ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=False), seed
 
 
-def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, device="cuda"):
+def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, device="cuda", reduce=None):
+    """Atomic mode: the GEMM adds into a zeroed output.  Reduce mode: the GEMM writes NaN-poisoned
+    per-slot rows, then `reduce` (the reduce kernel; with a mask when compiled for one, about a third
+    of the slots invalid) sums them into a NaN-poisoned output."""
     s = kernel.spec
     md, inter, E, k, G = s["model_dim"], s["inter_dim"], s["experts"], s["topk"], s["group_size"]
+    dtype = OUT_DTYPES[s["out_dtype"]]
     seed, gcpu, gdev = generators(seed, device)
     ids, tw, r = routing(kernel, tokens, kind, gcpu, device)
     a2, sa2 = quantize_rows(torch.randn(tokens, k, inter, generator=gdev, device=device), "fp8", target)
     codes, scale = weights(E, md, inter, G, gdev)
     prep = prepare_weights(codes, scale, target=target, group_size=G)
-    out = torch.zeros(tokens, md, dtype=OUT_DTYPES[s["out_dtype"]], device=device)  # atomic: adds into zero
-    kernel(a2, prep.w, sa2, prep.scale, r, out)
+    mask = None
+    if s["mode"] == "reduce":
+        if reduce is None:
+            raise ValueError("reduce mode needs its reduce kernel")
+        partial = torch.full((tokens, k, md), float("nan"), dtype=dtype, device=device)
+        kernel(a2, prep.w, sa2, prep.scale, r, partial)
+        if reduce.spec["masked"]:
+            mask = (torch.rand(tokens, k, generator=gcpu) > 0.3).to(torch.uint8).to(device)
+        out = torch.full((tokens, md), float("nan"), dtype=dtype, device=device)
+        reduce(partial, out, valid_mask=mask)
+    else:
+        out = torch.zeros(tokens, md, dtype=dtype, device=device)
+        kernel(a2, prep.w, sa2, prep.scale, r, out)
     _sync(device)
-    return out, ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=True), seed
+    return out, ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=True, valid_mask=mask), seed
 
 
 def verdict(out, ref):
