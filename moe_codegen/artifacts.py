@@ -39,6 +39,10 @@ def runtime_suite(target: str):
     reduce_mode = dict(stage=2, dtype="int4_fp8", group_size=32, out_dtype="bf16", mode="reduce", target=target,
                        model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t)
     specs.append(("S", KernelSpec(**reduce_mode)))
+    for stage in (1, 2):
+        specs.append(("S", KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16", mode="atomic",
+                                      target=target, model_dim=md, inter_dim=inter, experts=e, topk=k,
+                                      tokens_hint=t, doweight_stage1=True)))
     for masked in (False, True):
         specs.append(("S", KernelSpec(**reduce_mode, kernel="reduce", masked=masked)))
     return specs

@@ -23,7 +23,7 @@ def check(name, out, ref, seed=None):
 
 def kernel(artifacts, shape, stage, out_dtype="bf16"):
     return artifacts.find(shape=shape, stage=stage, dtype="int4_fp8", group_size=G, out_dtype=out_dtype,
-                          mode="atomic")
+                          mode="atomic", doweight_stage1=False)
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -44,6 +44,13 @@ def test_other_output_dtypes(artifacts, stage, out_dtype):
     out, ref, seed = run(kernel(artifacts, "S", stage, out_dtype), SHAPES["S"][0])
     assert out.dtype == {"f16": torch.float16, "f32": torch.float32}[out_dtype]
     check(f"stage{stage} S out {out_dtype}", out, ref, seed)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_routed_weight_in_stage1(artifacts, stage):
+    k = artifacts.find(shape="S", stage=stage, mode="atomic", doweight_stage1=True)
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES["S"][0])
+    check(f"stage{stage} S doweight_stage1", out, ref, seed)
 
 
 @pytest.mark.parametrize("masked", [False, True])

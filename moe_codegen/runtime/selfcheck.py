@@ -58,7 +58,8 @@ def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None, targ
     out = torch.full((tokens, k, inter), float("nan"), dtype=OUT_DTYPES[s["out_dtype"]], device=device)
     kernel(x_q, prep.w, sx, sw, r, out)
     _sync(device)
-    return out, ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=False), seed
+    ref = ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=s["doweight_stage1"])
+    return out, ref, seed
 
 
 def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, device="cuda", reduce=None):
@@ -87,7 +88,9 @@ def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, devi
         out = torch.zeros(tokens, md, dtype=dtype, device=device)
         kernel(a2, prep.w, sa2, prep.scale, r, out)
     _sync(device)
-    return out, ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=True, valid_mask=mask), seed
+    ref = ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=not s["doweight_stage1"],
+                     valid_mask=mask)
+    return out, ref, seed
 
 
 def verdict(out, ref):
