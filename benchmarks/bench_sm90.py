@@ -13,6 +13,7 @@ configuration is checked once against the torch reference and the error is print
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -23,13 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moe_codegen.artifacts import BENCH_SHAPES  # noqa: E402
-from moe_codegen.host import (dequant_int4, make_topk, moe_sorting, prepare_weights, quantize_rows,  # noqa: E402
-                              random_int4, ref_stage1, ref_stage2, rel_l2)
+from moe_codegen.artifacts import BENCH_DTYPES, BENCH_SHAPES  # noqa: E402
+from moe_codegen.host import make_topk, moe_sorting, quantize_rows, ref_stage1, ref_stage2, rel_l2  # noqa: E402
 from moe_codegen.runtime.cuda import ArtifactSet  # noqa: E402
+from moe_codegen.runtime.selfcheck import stage_weights  # noqa: E402
 from moe_codegen.spec import default_tile_m  # noqa: E402
 
-TARGET, G = "sm_90", 32
+TARGET = "sm_90"
 WARMUP, REPS = 5, 30
 
 
@@ -66,15 +67,15 @@ def ceilings(flush):
     return {"copy_bytes_per_s": copy, "bf16_flops": bf16, "fp8_flops": fp8}
 
 
-def kernels_for(arts, shape, tokens, sweep):
+def kernels_for(arts, shape, tokens, sweep, dtype):
     """(stage, kernel) pairs to time: the planned kernel of each stage, or every tile variant (sweep)."""
     tm = default_tile_m(tokens)
     for stage in (1, 2):
         if not sweep:
-            yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens)
+            yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens, dtype=dtype)
             continue
         for e in arts.entries:
-            if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm:
+            if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm and e["dtype"] == dtype:
                 yield stage, arts.load(e)
 
 
@@ -97,53 +98,55 @@ def run(args):
     rows = []
     gen = torch.Generator(device="cuda").manual_seed(args.seed)
     gcpu = torch.Generator().manual_seed(args.seed)
-    for shape, (token_list, md, inter, E, k) in BENCH_SHAPES.items():
-        c1 = random_int4(E, 2 * inter, md, generator=gen)
-        s1 = (torch.rand(E, md // G, 2 * inter, generator=gen, device="cuda") * 0.02 + 0.002).to(torch.bfloat16)
-        c2 = random_int4(E, md, inter, generator=gen)
-        s2 = (torch.rand(E, inter // G, md, generator=gen, device="cuda") * 0.02 + 0.002).to(torch.bfloat16)
-        p1 = prepare_weights(c1, s1, target=TARGET, group_size=G)
-        p2 = prepare_weights(c2, s2, target=TARGET, group_size=G)
+    for (shape, (token_list, md, inter, E, k)), (dtype, group) in itertools.product(BENCH_SHAPES.items(),
+                                                                                  BENCH_DTYPES.items()):
+        wspec = {"experts": E, "group_size": group, "dtype": dtype}
+        p1, d1 = stage_weights(wspec, 2 * inter, md, gen, TARGET)
+        p2, d2 = stage_weights(wspec, md, inter, gen, TARGET)
+        label = f"{dtype}_g{group}" if group > 0 else f"{dtype}_row"
         for tokens in token_list:
             ids, tw = make_topk(tokens, E, k, generator=gcpu)
             experts_touched = int(torch.unique(ids).numel())
             ids, tw = ids.cuda(), tw.cuda()
             refs = {}
-            for stage, kern in kernels_for(arts, shape, tokens, args.sweep):
+            for stage, kern in kernels_for(arts, shape, tokens, args.sweep, dtype):
                 routing = moe_sorting(ids.cpu(), tw.cpu(), E, kern.tile_m).to("cuda")
                 if stage not in refs:  # one input and one reference per case, shared by its tile variants
                     if stage == 1:
                         x = quantize_rows(torch.randn(tokens, md, generator=gen, device="cuda"), "fp8", TARGET)
-                        ref = ref_stage1(*x, dequant_int4(c1, s1, G), ids, tw, doweight=False)
+                        ref = ref_stage1(*x, d1, ids, tw, doweight=False)
                     else:
                         x = quantize_rows(torch.randn(tokens, k, inter, generator=gen, device="cuda"), "fp8", TARGET)
-                        ref = ref_stage2(*x, dequant_int4(c2, s2, G), ids, tw, doweight=True)
+                        ref = ref_stage2(*x, d2, ids, tw, doweight=True)
                     refs[stage] = (x, ref)
                 (x_q, sx), ref = refs[stage]
+                p = p1 if stage == 1 else p2
                 if stage == 1:
                     out = torch.empty(tokens, k, inter, dtype=torch.bfloat16, device="cuda")
-                    call = lambda: kern(x_q, p1.w, sx, p1.scale, routing, out)  # noqa: E731
-                    N, K, w_bytes = 2 * inter, md, p1.w[0].numel() + p1.scale[0].numel() * 2
+                    N, K = 2 * inter, md
                 else:
                     out = torch.zeros(tokens, md, dtype=torch.bfloat16, device="cuda")
-                    call = lambda: kern(x_q, p2.w, sx, p2.scale, routing, out)  # noqa: E731
-                    N, K, w_bytes = md, inter, p2.w[0].numel() + p2.scale[0].numel() * 2
+                    N, K = md, inter
+                call = lambda: kern(x_q, p.w, sx, p.scale, routing, out)  # noqa: E731
+                w_bytes = p.w[0].numel() + p.scale[0].numel() * p.scale.element_size()
                 call()
                 torch.cuda.synchronize()
                 err = rel_l2(out.float(), ref)
                 t = timed(call, flush)
                 bw = experts_touched * w_bytes / t
                 flops = 2 * tokens * k * N * K / t
-                row = dict(shape=shape, dtype="int4_fp8_g32", tokens=tokens, stage=stage, tile_m=kern.tile_m,
+                row = dict(shape=shape, dtype=label, tokens=tokens, stage=stage, tile_m=kern.tile_m,
                            tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil["fp8_flops"], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
                 rows.append(row)
-                print(f"{shape:9s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x{row['tile_k']}: "
-                      f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s ({row['bw_frac']:.3f} of copy)  "
-                      f"{row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of fp8)  rel_l2 {err:.2e}", flush=True)
-        del c1, c2, p1, p2, s1, s2
+                print(f"{shape:9s} {label:12s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x"
+                      f"{row['tile_k']}: {row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
+                      f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of fp8)  "
+                      f"rel_l2 {err:.2e}", flush=True)
+            del refs
+        del p1, p2, d1, d2
         torch.cuda.empty_cache()
     return ceil, rows
 

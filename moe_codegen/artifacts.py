@@ -45,6 +45,12 @@ def runtime_suite(target: str):
                                       tokens_hint=t, doweight_stage1=True)))
     for masked in (False, True):
         specs.append(("S", KernelSpec(**reduce_mode, kernel="reduce", masked=masked)))
+    for name in ("S", "M"):      # fp8 weights (per-row scales): no unpack, the bytes are the operand
+        tokens, md2, inter2, e2, k2 = SHAPES[name]
+        for stage in (1, 2):
+            specs.append((name, KernelSpec(stage=stage, dtype="fp8", group_size=-1, out_dtype="bf16", mode="atomic",
+                                           target=target, model_dim=md2, inter_dim=inter2, experts=e2, topk=k2,
+                                           tokens_hint=tokens)))
     return specs
 
 
@@ -55,15 +61,19 @@ BENCH_SHAPES = {
 }
 
 
+BENCH_DTYPES = {"int4_fp8": 32, "fp8": -1}   # dtype -> group size (-1: per row)
+
+
 def bench_suite(target: str):
-    """One kernel per case and token count, tiles as the plan picks them (tuned table included)."""
+    """One kernel per case, dtype and token count, tiles as the plan picks them (tuned table included)."""
     specs = []
     for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
-        for tokens in token_list:
-            for stage in (1, 2):
-                specs.append((name, KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
-                                               mode="atomic", target=target, model_dim=md, inter_dim=inter,
-                                               experts=e, topk=k, tokens_hint=tokens)))
+        for dtype, group in BENCH_DTYPES.items():
+            for tokens in token_list:
+                for stage in (1, 2):
+                    specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
+                                                   mode="atomic", target=target, model_dim=md, inter_dim=inter,
+                                                   experts=e, topk=k, tokens_hint=tokens)))
     return specs
 
 

@@ -18,7 +18,7 @@ Operands, in order (stage 1 / stage 2):
 from __future__ import annotations
 
 from .errors import MoeCodegenError
-from .spec import KernelSpec
+from .spec import DTYPES, KernelSpec
 from .targets import get_target
 
 OPERAND_NAMES = ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out")
@@ -45,7 +45,8 @@ def operand_types(spec: KernelSpec) -> list:
         sw = f"memref<{E}x{N}xf32>"
     else:
         sw = f"memref<{E}x{K // spec.group_size if K % spec.group_size == 0 else '?'}x{N}xbf16>"
-    return [x, f"memref<{E}x{N}x{K // 2}xi8>", sx, sw, "memref<?xi32>", "memref<?xf32>",
+    w_bytes = K // 2 if DTYPES[spec.dtype].weight == "int4" else K   # prepared bytes per weight row
+    return [x, f"memref<{E}x{N}x{w_bytes}xi8>", sx, sw, "memref<?xi32>", "memref<?xf32>",
             "memref<?xi32>", "memref<1xi32>", out]
 
 

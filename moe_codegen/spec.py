@@ -26,6 +26,7 @@ class DtypeInfo:
 DTYPES = {
     "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16", "f16", "f32"),
                           ("atomic", "reduce")),
+    "fp8": DtypeInfo("fp8", "fp8", "fp8", (-1,), ("bf16", "f16", "f32"), ("atomic", "reduce")),
 }
 
 TARGETS = ("gfx942", "gfx950", "sm_90")

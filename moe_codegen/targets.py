@@ -49,12 +49,12 @@ MMA_M16N8K32_E4M3 = MmaAtom("mma_m16n8k32_e4m3", 16, 8, 32, "vector<4xi32>", "ve
 
 TARGETS = {
     "gfx942": Target("gfx942", "amdgpu", 64, "f8E4M3FNUZ", 64 * 1024, 512, "mfma16x16x32_k64", 32, 64,
-                     {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+                     {"int4_fp8": MFMA_F32_16x16x32_FP8, "fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
     "gfx950": Target("gfx950", "amdgpu", 64, "f8E4M3FN", 160 * 1024, 512, "mfma16x16x32_k64", 32, 64,
-                     {"int4_fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+                     {"int4_fp8": MFMA_F32_16x16x32_FP8, "fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
     # mma.sync with e4m3 operands on plain sm_90 needs PTX ISA 8.4
     "sm_90": Target("sm_90", "nvptx", 32, "f8E4M3FN", 227 * 1024, 255, "mma16x8x32_k128", 8, 128,
-                    {"int4_fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx",
+                    {"int4_fp8": MMA_M16N8K32_E4M3, "fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96,

@@ -46,6 +46,14 @@ def test_other_output_dtypes(artifacts, stage, out_dtype):
     check(f"stage{stage} S out {out_dtype}", out, ref, seed)
 
 
+@pytest.mark.parametrize("shape", ["S", "M"])
+@pytest.mark.parametrize("stage", [1, 2])
+def test_fp8_weights(artifacts, shape, stage):
+    k = artifacts.find(shape=shape, stage=stage, dtype="fp8")
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
+    check(f"stage{stage} {shape} fp8 weights", out, ref, seed)
+
+
 @pytest.mark.parametrize("stage", [1, 2])
 def test_routed_weight_in_stage1(artifacts, stage):
     k = artifacts.find(shape="S", stage=stage, mode="atomic", doweight_stage1=True)

@@ -13,10 +13,12 @@ from moe_codegen.runtime.selfcheck import run_stage1, run_stage2, verdict
 SHAPES = {"S": (64, 256, 128, 4, 2), "M": (129, 1024, 256, 8, 2)}
 
 
-def kernel(shape, stage, target, use_cache=True, group=32, out_dtype="bf16", doweight_stage1=False):
+def kernel(shape, stage, target, use_cache=True, group=32, out_dtype="bf16", doweight_stage1=False,
+           dtype="int4_fp8"):
     t, md, inter, e, k = SHAPES[shape]
     spec = KernelSpec(stage=stage, target=target, model_dim=md, inter_dim=inter, experts=e, topk=k,
-                      tokens_hint=t, group_size=group, out_dtype=out_dtype, doweight_stage1=doweight_stage1)
+                      tokens_hint=t, group_size=group, out_dtype=out_dtype, doweight_stage1=doweight_stage1,
+                      dtype=dtype)
     return EmulatedKernel(compile(spec, use_cache=use_cache))
 
 
@@ -64,6 +66,14 @@ def test_other_output_dtypes(stage, out_dtype, target):
 def test_routed_weight_in_stage1(stage, target):
     # doweight_stage1: stage 1 multiplies by the routed weight, stage 2 does not
     ok, msg = run("S", stage, target, kernel=kernel("S", stage, target, doweight_stage1=True))
+    assert ok, msg
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("shape", ["S", "M"])
+def test_fp8_weights(shape, stage, target):
+    ok, msg = run(shape, stage, target, kernel=kernel(shape, stage, target, group=-1, dtype="fp8"))
     assert ok, msg
 
 

@@ -97,3 +97,20 @@ def test_every_byte_against_layout_formula(target):
             ks = [kb * 128 + (b // 4) * 32 + t * 8 + elem(P) for P in (2 * (b % 4), 2 * (b % 4) + 1)]
         want = _nibble(Q[e][n][ks[0]]) | (_nibble(Q[e][n][ks[1]]) << 4)
         assert int(w[tuple(idx)]) == want, idx
+
+
+@pytest.mark.parametrize("target", ["gfx942", "sm_90"])
+def test_fp8_layout_every_byte(target):
+    from moe_codegen.host import prepare_fp8_weights
+    g = torch.Generator().manual_seed(3)
+    w = (torch.randn(1, 32, 128, generator=g) * 4).to(torch.float8_e4m3fn)
+    p = prepare_fp8_weights(w, torch.ones(1, 32), target=target)
+    W = w.view(torch.uint8)
+    for idx in torch.cartesian_prod(*[torch.arange(d) for d in p.w.shape]).tolist():
+        if target == "gfx942":
+            e, nb, kb, r, l, b = idx
+            n, k = nb * 32 + 2 * (l % 16) + r, kb * 64 + (b // 8) * 32 + (l // 16) * 8 + b % 8
+        else:
+            e, nb, kb, l, b = idx
+            n, k = nb * 8 + l // 4, kb * 128 + (b // 8) * 32 + (l % 4) * 8 + b % 8
+        assert int(p.w[tuple(idx)]) == int(W[e, n, k]), idx

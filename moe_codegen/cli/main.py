@@ -20,7 +20,8 @@ def build_parser():
                        description=f"Supported: {supported_summary()}")
     c.add_argument("--stage", choices=("1", "2", "both"), default="both")
     c.add_argument("--dtype", choices=tuple(DTYPES), default="int4_fp8")
-    c.add_argument("--group-size", type=int, default=32, help="K group of the int4 scales; -1 = per row")
+    c.add_argument("--group-size", type=int, help="K group of the int4 scales; -1 = per row "
+                   "(default: 32 where the dtype has groups, else per row)")
     c.add_argument("--out-dtype", choices=("f16", "bf16", "f32"), default="bf16")
     c.add_argument("--mode", choices=("atomic", "reduce"), default="atomic")
     c.add_argument("--target", choices=tuple(TARGETS), default="gfx950")
@@ -47,6 +48,8 @@ def compile_command(args) -> int:
     from ..compiler import compile as compile_kernel
 
     stages = (1, 2) if args.stage == "both" else (int(args.stage),)
+    if args.group_size is None:
+        args.group_size = 32 if 32 in DTYPES[args.dtype].group_sizes else -1
     out = Path(args.dump_ir)
     rows = []
     for stage in stages:

@@ -94,3 +94,36 @@ def unpack_prepared(p: PreparedWeights) -> torch.Tensor:
     permuted_shape = [L["logical"](E, NB, KB)[i] for i in L["perm"]]
     code = code.reshape(permuted_shape).permute(_inverse(L["perm"]))
     return code.reshape(E, p.n, p.k).to(torch.int8)
+
+
+# fp8 weights (byte per element), same lane order as the int4 layouts with a byte where a nibble was:
+# gfx9: [E, N/32, K/64, 2, 64, 16], lane q*16 + c, byte h*8 + j at k = kb*64 + h*32 + q*8 + j
+#       (one buffer_load_dwordx4 per MFMA tile per K64 step);
+# sm_90: [E, N/8, K/128, 32, 32], lane g*4 + t, byte h*8 + j at k = kb*128 + h*32 + t*8 + j.
+_AMD_FP8 = dict(name="mfma16x16x32_k64_fp8", n_blk=32, k_blk=64,
+                logical=lambda E, NB, KB: (E, NB, 16, 2, KB, 2, 4, 8),
+                perm=(0, 1, 4, 3, 6, 2, 5, 7),              # -> (E, nb, kb, r, q, c, h, j)
+                packed=lambda E, NB, KB: (E, NB, KB, 2, 64, 16))
+_NV_FP8 = dict(name="mma16x8x32_k128_fp8", n_blk=8, k_blk=128,
+               logical=lambda E, NB, KB: (E, NB, 8, KB, 4, 4, 8),
+               perm=(0, 1, 3, 2, 5, 4, 6),                 # -> (E, nb, kb, g, t, h, j)
+               packed=lambda E, NB, KB: (E, NB, KB, 32, 32))
+_FP8_LAYOUT_BY_TARGET = {"gfx942": _AMD_FP8, "gfx950": _AMD_FP8, "sm_90": _NV_FP8, "sm_90a": _NV_FP8}
+
+
+def prepare_fp8_weights(w: torch.Tensor, scale: torch.Tensor, *, target: str) -> PreparedWeights:
+    """fp8 weights [E, N, K] (the target's flavour) with per-row f32 scales [E, N] -> the kernel's byte layout."""
+    if target not in _FP8_LAYOUT_BY_TARGET:
+        raise ValueError(f"unknown target {target!r}; expected one of {sorted(_FP8_LAYOUT_BY_TARGET)}")
+    L = _FP8_LAYOUT_BY_TARGET[target]
+    if w.dim() != 3 or w.element_size() != 1 or not w.dtype.is_floating_point:
+        raise ValueError(f"w must be an fp8 tensor [E, N, K], got {w.dtype} {tuple(w.shape)}")
+    E, N, K = w.shape
+    if N % L["n_blk"] or K % L["k_blk"]:
+        raise ValueError(f"N={N} and K={K} must be multiples of {L['n_blk']} and {L['k_blk']} for {L['name']}")
+    if tuple(scale.shape) != (E, N):
+        raise ValueError(f"scale shape {tuple(scale.shape)} != {(E, N)} (fp8 weights are scaled per row)")
+    NB, KB = N // L["n_blk"], K // L["k_blk"]
+    b = w.contiguous().view(torch.uint8).reshape(L["logical"](E, NB, KB)).permute(L["perm"])
+    return PreparedWeights(w=b.reshape(L["packed"](E, NB, KB)).contiguous(), scale=scale.contiguous(),
+                           layout=L["name"], n=N, k=K, experts=E, group_size=-1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..emitter import Emitter
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
+from ..spec import DTYPES
 from ..rewrite import loc_text
 from ..targets import get_target, layout_of
 from .registry import DiagnosedError, register
@@ -53,8 +54,11 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     grouped = G > 0
     gu_count = 2 if spec.stage == 1 else 1
     kc = lay.k_chunk
-    words_per_load = kc // 32
-    slab = W * lay.lane_bytes           # bytes of one MMA tile's K chunk: every lane's load
+    int4 = DTYPES[spec.dtype].weight == "int4"
+    per_k32 = 1 if int4 else 2          # 32-bit words of one lane's B operand per K32 step, as stored
+    words_per_load = kc // 32 * per_k32
+    lane_bytes = lay.lane_bytes * per_k32
+    slab = W * lane_bytes               # bytes of one MMA tile's K chunk: every lane's load
     block_bytes = slab * lay.tiles_per_block
     acc_t = atom.c_type
     w_load_t = f"vector<{words_per_load}xi32>"
@@ -85,7 +89,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     # per-expert bases (64-bit: all experts' weights exceed 2^32 bytes)
     e64 = e.op(f"arith.extsi {eid} : i32 to i64")
-    w_e = e.op(f"llvm.getelementptr %w[{e.mulc(e64, N * K // 2, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
+    w_e = e.op(f"llvm.getelementptr %w[{e.mulc(e64, N * K // (2 if int4 else 1), 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
     sw_bytes = (K // G) * N * 2 if grouped else N * 4
     sw_e = e.op(f"llvm.getelementptr %sw[{e.mulc(e64, sw_bytes, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
     n0 = e.add(e.mulc(by, tn), e.mulc(wave, wave_n))
@@ -117,7 +121,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             nb = e.op(f"arith.divui {nrow}, {e.c(lay.block_cols)} : i32")
             scol = e.add(nrow, pair_col)                          # weight rows of this lane's column pair
             for r in range(lay.tiles_per_block):
-                base = e.addc(e.add(e.mulc(nb, (K // kc) * block_bytes), e.mulc(lane, lay.lane_bytes)), r * slab)
+                base = e.addc(e.add(e.mulc(nb, (K // kc) * block_bytes), e.mulc(lane, lane_bytes)), r * slab)
                 subs.append(dict(b=b, gu=gu, r=r, base=base, scol=scol))
 
     def acc_index(m, b, gu, r):
@@ -138,15 +142,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     for kk in range(tk // kc):
         koff = e.mulc(e.addc(kb0, kk), block_bytes)
         words = [load(w_e, s["base"], true, w_load_t, koff) for s in subs]
-        for h in range(words_per_load):
+        for h in range(kc // 32):
             k32 = e.addc(kt, kk * kc + h * 32)
             for m in range(m_reps):
                 loads = [load("%x", aoff, valid, lay.a_load_type, k32) for aoff, valid in a_rows[m]]
                 steps_a[m].append(lay.a_operand(e, loads))
             for si, wv in enumerate(words):
-                word = e.op(f"vector.extract {wv}[{h}] : i32 from {w_load_t}")
-                steps_b[si].append(e.generic("moe.unpack_int4", [word], [i32], atom.b_type,
-                                             f'to = "fp8", scheme = "{target.fp8_unpack}"'))
+                ws = [e.op(f"vector.extract {wv}[{per_k32 * h + j}] : i32 from {w_load_t}") for j in range(per_k32)]
+                if int4:
+                    steps_b[si].append(e.generic("moe.unpack_int4", ws, [i32], atom.b_type,
+                                                 f'to = "fp8", scheme = "{target.fp8_unpack}"'))
+                else:   # fp8 weights are the MMA operand as stored
+                    pair = e.op(f"vector.from_elements {ws[0]}, {ws[1]} : vector<2xi32>")
+                    steps_b[si].append(pair if atom.b_type == "vector<2xi32>" else
+                                       e.op(f"llvm.bitcast {pair} : vector<2xi32> to {atom.b_type}"))
     n_steps = tk // 32
     if grouped:
         gsteps = G // 32

@@ -70,7 +70,8 @@ class CudaKernel(_Loaded):
             out = (tokens, s["topk"], s["model_dim"]) if s["mode"] == "reduce" else (tokens, s["model_dim"])
         nb = math.ceil(max_padded / self.tile_m)
         return {
-            "x": (x, FP8), "w": ((E, N * K // 2), torch.uint8), "sx": (sx, torch.float32),
+            "x": (x, FP8), "w": ((E, N * K // (1 if s["dtype"] == "fp8" else 2)), torch.uint8),
+            "sx": (sx, torch.float32),
             "sw": (sw, torch.bfloat16 if G > 0 else torch.float32),
             "sorted_ids": ((max_padded,), torch.int32), "sorted_weights": ((max_padded,), torch.float32),
             "expert_ids": ((nb,), torch.int32), "num_valid": ((1,), torch.int32),

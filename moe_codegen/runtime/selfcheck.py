@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from ..host import (dequant_int4, make_topk, moe_sorting, prepare_weights, quantize_rows, random_int4,
-                    ref_stage1, ref_stage2, rel_l2, worst_row_rel)
+from ..host import (dequant_int4, make_topk, moe_sorting, prepare_fp8_weights, prepare_weights, quantize_rows,
+                    random_int4, ref_stage1, ref_stage2, rel_l2, worst_row_rel)
 
 TARGET = "sm_90"
 OUT_DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
@@ -36,6 +36,16 @@ def weights(E, N, K, G, gen):
     return codes, scale
 
 
+def stage_weights(spec, N, K, gen, target):
+    """(prepared weights, dequantized f32 [E, N, K]) for the spec's weight dtype."""
+    E, G = spec["experts"], spec["group_size"]
+    if spec["dtype"] == "fp8":   # fp8 weights, per-row f32 scales, the target's fp8 flavour
+        q, scale = quantize_rows(torch.randn(E, N, K, generator=gen, device=gen.device), "fp8", target)
+        return prepare_fp8_weights(q, scale, target=target), q.float() * scale[..., None]
+    codes, scale = weights(E, N, K, G, gen)
+    return prepare_weights(codes, scale, target=target, group_size=G), dequant_int4(codes, scale, G)
+
+
 def routing(kernel, tokens, kind, gcpu, device="cuda"):
     s = kernel.spec
     ids, w = make_topk(tokens, s["experts"], s["topk"], kind=kind, generator=gcpu)
@@ -46,19 +56,18 @@ def routing(kernel, tokens, kind, gcpu, device="cuda"):
 def run_stage1(kernel, tokens, *, kind="uniform", corrupt=False, seed=None, target=TARGET, device="cuda"):
     """(out, ref, seed); with `corrupt`, one group scale of a used expert is wrong on the kernel side."""
     s = kernel.spec
-    md, inter, E, k, G = s["model_dim"], s["inter_dim"], s["experts"], s["topk"], s["group_size"]
+    md, inter, k = s["model_dim"], s["inter_dim"], s["topk"]
     seed, gcpu, gdev = generators(seed, device)
     ids, tw, r = routing(kernel, tokens, kind, gcpu, device)
     x_q, sx = quantize_rows(torch.randn(tokens, md, generator=gdev, device=device), "fp8", target)
-    codes, scale = weights(E, 2 * inter, md, G, gdev)
-    prep = prepare_weights(codes, scale, target=target, group_size=G)
+    prep, w_deq = stage_weights(s, 2 * inter, md, gdev, target)
     sw = prep.scale.clone()
     if corrupt:  # group 0 (per group) or the row scale, column 3, of the first token's expert
         sw[(int(ids[0, 0]),) + ((0, 3) if sw.dim() == 3 else (3,))] *= 4
     out = torch.full((tokens, k, inter), float("nan"), dtype=OUT_DTYPES[s["out_dtype"]], device=device)
     kernel(x_q, prep.w, sx, sw, r, out)
     _sync(device)
-    ref = ref_stage1(x_q, sx, dequant_int4(codes, scale, G), ids, tw, doweight=s["doweight_stage1"])
+    ref = ref_stage1(x_q, sx, w_deq, ids, tw, doweight=s["doweight_stage1"])
     return out, ref, seed
 
 
@@ -67,13 +76,12 @@ def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, devi
     per-slot rows, then `reduce` (the reduce kernel; with a mask when compiled for one, about a third
     of the slots invalid) sums them into a NaN-poisoned output."""
     s = kernel.spec
-    md, inter, E, k, G = s["model_dim"], s["inter_dim"], s["experts"], s["topk"], s["group_size"]
+    md, inter, k = s["model_dim"], s["inter_dim"], s["topk"]
     dtype = OUT_DTYPES[s["out_dtype"]]
     seed, gcpu, gdev = generators(seed, device)
     ids, tw, r = routing(kernel, tokens, kind, gcpu, device)
     a2, sa2 = quantize_rows(torch.randn(tokens, k, inter, generator=gdev, device=device), "fp8", target)
-    codes, scale = weights(E, md, inter, G, gdev)
-    prep = prepare_weights(codes, scale, target=target, group_size=G)
+    prep, w_deq = stage_weights(s, md, inter, gdev, target)
     mask = None
     if s["mode"] == "reduce":
         if reduce is None:
@@ -88,7 +96,7 @@ def run_stage2(kernel, tokens, *, kind="uniform", seed=None, target=TARGET, devi
         out = torch.zeros(tokens, md, dtype=dtype, device=device)
         kernel(a2, prep.w, sa2, prep.scale, r, out)
     _sync(device)
-    ref = ref_stage2(a2, sa2, dequant_int4(codes, scale, G), ids, tw, doweight=not s["doweight_stage1"],
+    ref = ref_stage2(a2, sa2, w_deq, ids, tw, doweight=not s["doweight_stage1"],
                      valid_mask=mask)
     return out, ref, seed
 

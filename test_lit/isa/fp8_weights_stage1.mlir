@@ -1,0 +1,25 @@
+// fp8 weights with per-row scales, stage 1: the stored bytes are the MMA operand (16-byte weight loads,
+// no int4 unpack, no conversion), the row scale applied once after the K loop.
+// RUN: %moe-opt %s --pipeline moe-to-gfx942 --emit isa | FileCheck %s --check-prefix=AMD
+// RUN: sed -e 's/"gfx942"/"gfx950"/' -e 's/f8E4M3FNUZ/f8E4M3FN/g' %s | %moe-opt - --pipeline moe-to-gfx950 --emit isa | FileCheck %s --check-prefix=AMD
+// RUN: sed -e 's/"gfx942"/"sm_90"/' -e 's/f8E4M3FNUZ/f8E4M3FN/g' %s | %moe-opt - --pipeline moe-to-sm_90 --emit isa | FileCheck %s --check-prefix=NV
+// AMD-LABEL: moe_stage1_fp8_row_bf16_atomic:
+// AMD-NOT: v_cvt_pk_fp8_f32
+// AMD: buffer_load_dwordx4
+// AMD-NOT: v_cvt_pk_fp8_f32
+// AMD: v_mfma_f32_16x16x32_fp8_fp8
+// AMD-NOT: v_cvt_pk_fp8_f32
+// AMD: global_store_dword
+// AMD-NOT: global_atomic
+// NV-LABEL: .entry moe_stage1_fp8_row_bf16_atomic(
+// NV-NOT: cvt.rn.satfinite.e4m3x2
+// NV: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
+// NV-NOT: cvt.rn.satfinite.e4m3x2
+// NV: st.global.b32
+
+module {
+  func.func @moe_stage1_fp8_row_bf16_atomic(%x: memref<?x256xf8E4M3FNUZ>, %w: memref<4x256x256xi8>, %sx: memref<?xf32>, %sw: memref<4x256xf32>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = -1 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "fp8", out_dtype = "bf16", mode = "atomic", target = "gfx942", doweight_stage1 = false, tokens_hint = 64 : i64} : (memref<?x256xf8E4M3FNUZ>, memref<4x256x256xi8>, memref<?xf32>, memref<4x256xf32>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
+    return
+  }
+}
