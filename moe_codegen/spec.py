@@ -128,10 +128,5 @@ class KernelSpec:
     def out_n(self) -> int:
         return self.inter_dim if self.stage == 1 else self.model_dim
 
-    def with_stage(self, stage: int) -> "KernelSpec":
-        d = asdict(self)
-        d["stage"] = stage
-        return KernelSpec(**d)
-
     def key(self) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(asdict(self).items()))
