@@ -13,7 +13,17 @@ A bytes are 8 consecutive k of the activation row, so A is read with one
 from __future__ import annotations
 
 
-class MfmaLayout:
+class _Layout:
+    def __init__(self, atom):
+        self.atom = atom
+
+    def _split_lane(self, e, lane, div, names):
+        """(lane // div, lane % div) under the given names: every atom's lane decomposition."""
+        hi, lo = names
+        return {hi: e.op(f"arith.divui {lane}, {e.c(div)} : i32"), lo: e.op(f"arith.remui {lane}, {e.c(div)} : i32")}
+
+
+class MfmaLayout(_Layout):
     """gfx942/gfx950 `v_mfma_f32_16x16x32_fp8_fp8`, wave64.
 
     A: lane l holds row l%16, k = 8*(l//16) .. +7 (i64).  B: column l%16, same k.
@@ -29,12 +39,8 @@ class MfmaLayout:
     k_chunk = 64             # K per prepared weight load
     lane_bytes = 8           # bytes per lane per weight load (buffer_load_dwordx2)
 
-    def __init__(self, atom):
-        self.atom = atom
-
     def lane_parts(self, e, lane):
-        return {"c": e.op(f"arith.remui {lane}, {e.c(16)} : i32"),
-                "q": e.op(f"arith.divui {lane}, {e.c(16)} : i32")}
+        return self._split_lane(e, lane, 16, ("q", "c"))
 
     def a_rows(self, e, parts):
         return [parts["c"]]
@@ -58,7 +64,7 @@ class MfmaLayout:
         return e.op(f"vector.broadcast {s} : f32 to {acc_t}")
 
 
-class MmaSyncLayout:
+class MmaSyncLayout(_Layout):
     """sm_90 `mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32`, warp32.
 
     g = lane//4, t = lane%4.  A regs a0..a3: (row g, k 4t..), (row g+8, k 4t..),
@@ -75,12 +81,8 @@ class MmaSyncLayout:
     k_chunk = 128
     lane_bytes = 16          # one 16-byte load: 4 K32 words of one column
 
-    def __init__(self, atom):
-        self.atom = atom
-
     def lane_parts(self, e, lane):
-        return {"g": e.op(f"arith.divui {lane}, {e.c(4)} : i32"),
-                "t": e.op(f"arith.remui {lane}, {e.c(4)} : i32")}
+        return self._split_lane(e, lane, 4, ("g", "t"))
 
     def a_rows(self, e, parts):
         return [parts["g"], e.addc(parts["g"], 8)]
