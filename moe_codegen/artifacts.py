@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import MoeCodegenError
-from .spec import KernelSpec, default_tile_m
+from .spec import DTYPES, KernelSpec, default_tile_m
 
 # tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
 SHAPES = {
@@ -45,12 +45,17 @@ def runtime_suite(target: str):
                                       tokens_hint=t, doweight_stage1=True)))
     for masked in (False, True):
         specs.append(("S", KernelSpec(**reduce_mode, kernel="reduce", masked=masked)))
-    for name in ("S", "M"):      # fp8 weights (per-row scales): no unpack, the bytes are the operand
-        tokens, md2, inter2, e2, k2 = SHAPES[name]
-        for stage in (1, 2):
-            specs.append((name, KernelSpec(stage=stage, dtype="fp8", group_size=-1, out_dtype="bf16", mode="atomic",
-                                           target=target, model_dim=md2, inter_dim=inter2, experts=e2, topk=k2,
-                                           tokens_hint=tokens)))
+    for dtype, info in DTYPES.items():   # every dtype on S and M; the int4 ones also on L and decode
+        if dtype == "int4_fp8":
+            continue
+        group = 32 if info.weight == "int4" else -1
+        shapes = list(SHAPES) if info.weight == "int4" else ["S", "M"]
+        for name in shapes:
+            tokens, md2, inter2, e2, k2 = SHAPES[name]
+            for stage in (1, 2):
+                specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
+                                               mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                               experts=e2, topk=k2, tokens_hint=tokens)))
     return specs
 
 
@@ -61,7 +66,7 @@ BENCH_SHAPES = {
 }
 
 
-BENCH_DTYPES = {"int4_fp8": 32, "fp8": -1}   # dtype -> group size (-1: per row)
+BENCH_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1, "bf16": -1}   # dtype -> group size (-1: per row)
 
 
 def bench_suite(target: str):

@@ -4,11 +4,13 @@ The kernel outline (moe-to-kernel) is the same for every target; what differs
 is where a lane's operand bytes come from and where its accumulator elements
 go.  That is data about the instruction, kept here, one class per atom.
 
-Both atoms use a K order of our choosing inside each K32 group: a lane's 8
-A bytes are 8 consecutive k of the activation row, so A is read with one
-8-byte load per row and K32 step.  The prepared weight layouts
-(moe_codegen/host/packing.py) put the matching 8 k of a weight column in one
-32-bit word of nibbles, so B is one word per lane and K32 step.
+Every atom uses a K order of our choosing inside each K32 step: a lane's A
+data is 8 consecutive k of the activation row (one 8- or 16-byte load per row
+and step), and the prepared weights (moe_codegen/weight_layout.py) hold the
+same 8 k of the lane's weight column.  The sum over k does not depend on how
+the step's k are spread over the MMA's k slots, as long as A and B agree, so a
+16-bit step feeds two k16 MMAs (first and second half of each lane's 8 k) or
+one k32 MMA with the same data.
 """
 from __future__ import annotations
 
@@ -24,20 +26,32 @@ class _Layout:
 
 
 class MfmaLayout(_Layout):
-    """gfx942/gfx950 `v_mfma_f32_16x16x32_fp8_fp8`, wave64.
+    """gfx942/gfx950 16x16 MFMAs, wave64: fp8 / i8 (k32), bf16 / f16 (k32 on gfx950, k16 on gfx942).
 
-    A: lane l holds row l%16, k = 8*(l//16) .. +7 (i64).  B: column l%16, same k.
-    C: 4 f32, rows 4*(l//16) + i, column l%16.  Weight blocks of 32 columns
+    A: lane l holds row l%16, k = 8*(l//16) .. +7 of the step (4 of them, k = 4*(l//16) ..,
+    for a k16 MFMA, which then takes each half of the step data in turn).  B: column l%16,
+    same k.  C: 4 f32 (i32), rows 4*(l//16) + i, column l%16.  Weight blocks of 32 columns
     hold two MMA tiles whose columns interleave (tile r, column c -> 2c + r),
     so a lane's accumulators of tiles 0 and 1 are two adjacent columns.
     """
 
-    a_load_type = "i64"
-    b_type = "i64"
     block_cols = 32          # output columns per prepared weight block
     tiles_per_block = 2
-    k_chunk = 64             # K per prepared weight load
-    lane_bytes = 8           # bytes per lane per weight load (buffer_load_dwordx2)
+
+    @staticmethod
+    def data_type(nbytes):
+        """Container of a lane's step data (A row or B column): 8 or 16 bytes."""
+        return {8: "i64", 16: "vector<4xi32>"}[nbytes]
+
+    def operands(self, e, data, n_mma):
+        """Split step data into the operands of n_mma MMAs (A and B share the layout)."""
+        if n_mma == 1:
+            return [data]
+        halves = e.op(f"llvm.bitcast {data} : vector<4xi32> to vector<2xi64>")
+        return [e.op(f"vector.extract {halves}[{u}] : i64 from vector<2xi64>") for u in range(2)]
+
+    def b_operands(self, e, data, n_mma):
+        return self.operands(e, data, n_mma)
 
     def lane_parts(self, e, lane):
         return self._split_lane(e, lane, 16, ("q", "c"))
@@ -48,8 +62,8 @@ class MfmaLayout(_Layout):
     def a_k_offset(self, e, parts):
         return e.mulc(parts["q"], 8)
 
-    def a_operand(self, e, loads):
-        return loads[0]
+    def a_operands(self, e, loads, n_mma):
+        return self.operands(e, loads[0], n_mma)
 
     def c_rows(self, e, parts):
         """Row (within the m tile) of each row slot, and the accumulator elements of each slot's pairs."""
@@ -70,16 +84,19 @@ class MmaSyncLayout(_Layout):
     g = lane//4, t = lane%4.  A regs a0..a3: (row g, k 4t..), (row g+8, k 4t..),
     (row g, k 16+4t..), (row g+8, k 16+4t..); B regs b0, b1: column g, k 4t.. and
     16+4t..; C: c0, c1 row g, columns 2t, 2t+1; c2, c3 row g+8.  MMA k index
-    4t+j and 16+4t+j both map to actual k 8t + (0..7), so each row is one
-    8-byte load.
+    4t+j and 16+4t+j map to actual k 8t + j and 8t + 4 + j, so each row is one
+    8-byte load.  The k16 16-bit atoms (m16n8k16 bf16/f16) have the same
+    register roles with 2-element registers: MMA u of a step takes words 2u and
+    2u + 1 of each row's 16 bytes (actual k 8t + 4u ..).
     """
 
-    a_load_type = "vector<2xi32>"
-    b_type = "vector<2xi32>"
     block_cols = 8
     tiles_per_block = 1
-    k_chunk = 128
-    lane_bytes = 16          # one 16-byte load: 4 K32 words of one column
+
+    @staticmethod
+    def data_type(nbytes):
+        return {8: "vector<2xi32>", 16: "vector<4xi32>"}[nbytes]
+
 
     def lane_parts(self, e, lane):
         return self._split_lane(e, lane, 4, ("g", "t"))
@@ -90,10 +107,18 @@ class MmaSyncLayout(_Layout):
     def a_k_offset(self, e, parts):
         return e.mulc(parts["t"], 8)
 
-    def a_operand(self, e, loads):
-        lo = [e.op(f"vector.extract {v}[0] : i32 from vector<2xi32>") for v in loads]
-        hi = [e.op(f"vector.extract {v}[1] : i32 from vector<2xi32>") for v in loads]
-        return e.op(f"vector.from_elements {lo[0]}, {lo[1]}, {hi[0]}, {hi[1]} : vector<4xi32>")
+    def a_operands(self, e, loads, n_mma):
+        """Rows g and g + 8 (2 words each per MMA) -> a0..a3 of each MMA."""
+        n = 2 * n_mma
+        w = [[e.op(f"vector.extract {v}[{i}] : i32 from vector<{n}xi32>") for i in range(n)] for v in loads]
+        return [e.op(f"vector.from_elements {w[0][2 * u]}, {w[1][2 * u]}, {w[0][2 * u + 1]}, {w[1][2 * u + 1]} "
+                     ": vector<4xi32>") for u in range(n_mma)]
+
+    def b_operands(self, e, data, n_mma):
+        if n_mma == 1:
+            return [data]
+        w = [e.op(f"vector.extract {data}[{i}] : i32 from vector<4xi32>") for i in range(4)]
+        return [e.op(f"vector.from_elements {w[2 * u]}, {w[2 * u + 1]} : vector<2xi32>") for u in range(2)]
 
     def c_rows(self, e, parts):
         return [(parts["g"], [((0, 0), (0, 1))]), (e.addc(parts["g"], 8), [((0, 2), (0, 3))])]

@@ -7,10 +7,11 @@ the op is written in generic form with typed attributes:
              %num_valid, %out) {stage = 1 : i64, dtype = "int4_fp8", ...}
 
 Operands, in order (stage 1 / stage 2):
-  x          memref<?xK x act>      / memref<?xTOPKxK x act>   activations
-  w          memref<E x N x K/2 x i8>  int4 weights, prepared (packed, preshuffled) bytes
-  sx         memref<?xf32>          / memref<?xTOPKxf32>        activation scales
-  sw         memref<E x K/G x N x bf16|f32> (group) or memref<E x N x f32> (per row)
+  x          memref<?xK x act>      / memref<?xTOPKxK x act>   activations (fp8, i8, bf16, f16);
+             int8smooth stage 1: TOPK*tokens rows, row slot*tokens + token
+  w          memref<E x N x K*bits/8 x i8>  prepared (packed, preshuffled) weight bytes
+  sx         memref<?xf32>          / memref<?xTOPKxf32>        activation scales (unread for 16-bit act)
+  sw         memref<E x K/G x N x bf16> (group) or memref<E x N x f32> (per row; unread when unscaled)
   sorted_ids memref<?xi32>, sorted_weights memref<?xf32>, expert_ids memref<?xi32>,
   num_valid  memref<1xi32>
   out        memref<?xTOPKxINTER x out> / memref<?xMODEL x out>
@@ -20,6 +21,7 @@ from __future__ import annotations
 from .errors import MoeCodegenError
 from .spec import DTYPES, KernelSpec
 from .targets import get_target
+from .weight_layout import WEIGHT_BITS
 
 OPERAND_NAMES = ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out")
 INT_ATTRS = ("stage", "group_size", "model_dim", "inter_dim", "experts", "topk")
@@ -32,7 +34,8 @@ def operand_types(spec: KernelSpec) -> list:
     """The memref type of every operand, as the verifier expects them."""
     t = get_target(spec.target)
     K, N, E = spec.k_dim, spec.n_dim, spec.experts
-    act = t.fp8_type
+    info = DTYPES[spec.dtype] if spec.dtype in DTYPES else DTYPES["int4_fp8"]
+    act = t.fp8_type if info.act == "fp8" else info.act
     if spec.stage == 1:
         x, sx = f"memref<?x{K}x{act}>", "memref<?xf32>"
         out = f"memref<?x{spec.topk}x{spec.inter_dim}x{OUT_MLIR[spec.out_dtype]}>"
@@ -45,7 +48,7 @@ def operand_types(spec: KernelSpec) -> list:
         sw = f"memref<{E}x{N}xf32>"
     else:
         sw = f"memref<{E}x{K // spec.group_size if K % spec.group_size == 0 else '?'}x{N}xbf16>"
-    w_bytes = K // 2 if DTYPES[spec.dtype].weight == "int4" else K   # prepared bytes per weight row
+    w_bytes = K * WEIGHT_BITS[info.weight] // 8   # prepared bytes per weight row
     return [x, f"memref<{E}x{N}x{w_bytes}xi8>", sx, sw, "memref<?xi32>", "memref<?xf32>",
             "memref<?xi32>", "memref<1xi32>", out]
 

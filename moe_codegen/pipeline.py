@@ -133,10 +133,9 @@ def run_stages(module, stages, *, dump_dir=None, filename="<input>", first_index
 
 
 def extract_assembly(module) -> str:
-    """The assembly text from the gpu.binary that gpu-module-to-binary{format=isa} made."""
+    """The assembly text of every gpu.binary that gpu-module-to-binary{format=isa} made, in module order."""
     text = str(module)
-    m = re.search(r'assembly = "((?:[^"\\]|\\.)*)"', text)
-    if not m:
+    found = re.findall(r'assembly = "((?:[^"\\]|\\.)*)"', text)
+    if not found:
         raise MoeCodegenError("the binary stage produced no assembly")
-    raw = m.group(1)
-    return re.sub(r"\\([0-9A-Fa-f]{2})", lambda h: chr(int(h.group(1), 16)), raw)
+    return "\n".join(re.sub(r"\\([0-9A-Fa-f]{2})", lambda h: chr(int(h.group(1), 16)), raw) for raw in found)

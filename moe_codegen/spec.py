@@ -14,20 +14,43 @@ from .errors import MoeCodegenError
 @dataclass(frozen=True)
 class DtypeInfo:
     name: str
-    act: str            # activation element: fp8, bf16, f16, i8
-    weight: str         # weight element: int4, fp8, bf16, f16, i8
-    group_sizes: tuple  # legal group sizes (-1 = per row)
+    act: str            # activation element: fp8, i8, bf16, f16
+    weight: str         # weight element: int4, fp8, i8, bf16, f16
+    group_sizes: tuple  # legal group sizes (-1 = per row; the only value for unscaled weights)
     out_dtypes: tuple
     modes: tuple
+    slot_major: bool = False   # stage-1 x is [topk*tokens, K], row slot*tokens + token (int8smooth)
+
+    @property
+    def act_scaled(self) -> bool:
+        """8-bit activations carry an f32 scale per token (per (token, slot) row in stage 2)."""
+        return self.act in ("fp8", "i8")
+
+    @property
+    def weight_scaled(self) -> bool:
+        return self.weight in ("int4", "fp8", "i8")
+
+    @property
+    def int_mma(self) -> bool:
+        """i8 x i8 MMA with i32 accumulators, converted to f32 before any scale."""
+        return self.act == "i8"
 
 
-# The supported dtype matrix. Only rows listed here compile; the message of a
+_ALL = (("bf16", "f16", "f32"), ("atomic", "reduce"))
+_INT4_GROUPS = (32, 64, 128, -1)
+
+# The supported dtype matrix (SPEC section 2). Only rows listed here compile; the message of a
 # refusal lists them.
-DTYPES = {
-    "int4_fp8": DtypeInfo("int4_fp8", "fp8", "int4", (32, 64, 128, -1), ("bf16", "f16", "f32"),
-                          ("atomic", "reduce")),
-    "fp8": DtypeInfo("fp8", "fp8", "fp8", (-1,), ("bf16", "f16", "f32"), ("atomic", "reduce")),
-}
+DTYPES = {d.name: d for d in (
+    DtypeInfo("int4_fp8", "fp8", "int4", _INT4_GROUPS, *_ALL),    # W4A_FP8
+    DtypeInfo("int4", "i8", "int4", _INT4_GROUPS, *_ALL),         # W4A8
+    DtypeInfo("int4_bf16", "bf16", "int4", _INT4_GROUPS, *_ALL),  # W4A16
+    DtypeInfo("fp8", "fp8", "fp8", (-1,), *_ALL),
+    DtypeInfo("int8", "i8", "i8", (-1,), *_ALL),
+    DtypeInfo("int8smooth", "i8", "i8", (-1,), *_ALL, slot_major=True),
+    DtypeInfo("bf16", "bf16", "bf16", (-1,), *_ALL),
+    DtypeInfo("f16", "f16", "f16", (-1,), *_ALL),
+)}
 
 TARGETS = ("gfx942", "gfx950", "sm_90")
 STAGES = (1, 2)

@@ -40,28 +40,58 @@ class Target:
     lowering_pass: str        # the one target-specific pass
     isa_suffix: str           # file suffix of the assembly
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
-    fp8_unpack: str = "f32"   # int4 -> fp8 scheme of moe-unpack-int4: via f32 pairs, or via f16 pairs
 
 
-MFMA_F32_16x16x32_FP8 = MmaAtom("mfma_f32_16x16x32_fp8", 16, 16, 32, "i64", "i64", "vector<4xf32>", 4, "mfma")
-MMA_M16N8K32_E4M3 = MmaAtom("mma_m16n8k32_e4m3", 16, 8, 32, "vector<4xi32>", "vector<2xi32>", "vector<4xf32>", 4,
-                            "mma_sync")
+def _mfma(name, k, operand, c_type="vector<4xf32>"):
+    return MmaAtom(name, 16, 16, k, operand, operand, c_type, 4, "mfma")
+
+
+def _mma_sync(name, k, c_type="vector<4xf32>"):
+    return MmaAtom(name, 16, 8, k, "vector<4xi32>", "vector<2xi32>", c_type, 4, "mma_sync")
+
+
+# Operand types are containers of the lane's bytes (i64: 8 bytes, vector<4xi32>: 16 bytes);
+# the target lowering bitcasts them to what the instruction takes.
+MFMA_FP8 = _mfma("mfma_f32_16x16x32_fp8", 32, "i64")
+MFMA_I8 = _mfma("mfma_i32_16x16x32_i8", 32, "i64", "vector<4xi32>")
+MFMA_BF16_K16 = _mfma("mfma_f32_16x16x16_bf16", 16, "i64")      # gfx942: two per K32 step
+MFMA_F16_K16 = _mfma("mfma_f32_16x16x16_f16", 16, "i64")
+MFMA_BF16_K32 = _mfma("mfma_f32_16x16x32_bf16", 32, "vector<4xi32>")  # gfx950
+MFMA_F16_K32 = _mfma("mfma_f32_16x16x32_f16", 32, "vector<4xi32>")
+MMA_E4M3 = _mma_sync("mma_m16n8k32_e4m3", 32)
+MMA_S8 = _mma_sync("mma_m16n8k32_s8", 32, "vector<4xi32>")
+MMA_BF16 = _mma_sync("mma_m16n8k16_bf16", 16)                     # two per K32 step
+MMA_F16 = _mma_sync("mma_m16n8k16_f16", 16)
+
+ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
+                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16)}
+
+
+def _by_act(fp8, i8, bf16, f16):
+    """dtype -> atom: the MMA is chosen by the activation element (int4 weights are unpacked to it)."""
+    from .spec import DTYPES
+    return {name: {"fp8": fp8, "i8": i8, "bf16": bf16, "f16": f16}[d.act] for name, d in DTYPES.items()}
+
 
 TARGETS = {
     "gfx942": Target("gfx942", "amdgpu", 64, "f8E4M3FNUZ", 64 * 1024, 512, "mfma16x16x32_k64", 32, 64,
-                     {"int4_fp8": MFMA_F32_16x16x32_FP8, "fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+                     _by_act(MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16), "moe-to-flydsl", ".s"),
     "gfx950": Target("gfx950", "amdgpu", 64, "f8E4M3FN", 160 * 1024, 512, "mfma16x16x32_k64", 32, 64,
-                     {"int4_fp8": MFMA_F32_16x16x32_FP8, "fp8": MFMA_F32_16x16x32_FP8}, "moe-to-flydsl", ".s"),
+                     _by_act(MFMA_FP8, MFMA_I8, MFMA_BF16_K32, MFMA_F16_K32), "moe-to-flydsl", ".s"),
     # mma.sync with e4m3 operands on plain sm_90 needs PTX ISA 8.4
     "sm_90": Target("sm_90", "nvptx", 32, "f8E4M3FN", 227 * 1024, 255, "mma16x8x32_k128", 8, 128,
-                    {"int4_fp8": MMA_M16N8K32_E4M3, "fp8": MMA_M16N8K32_E4M3}, "moe-to-nvvm", ".ptx",
+                    _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96,
-                    # one masked OR per f16 pair and a paired f16 -> e4m3 convert: about half the
-                    # instructions of the f32 route, which bounded decode (ncu: SM 74% busy at 37% DRAM)
-                    fp8_unpack="f16x2"),
+                    acc_budget=96),
 }
+
+
+def geometry_of(target: Target, dtype: str):
+    """The prepared weight layout of a dtype on a target (moe_codegen/weight_layout.py)."""
+    from .spec import DTYPES
+    from .weight_layout import geometry
+    return geometry(target.name, DTYPES[dtype].weight, dtype)
 
 
 def layout_of(target: Target, dtype: str):

@@ -22,7 +22,17 @@ def spec_for(shape, stage, target, dtype="int4_fp8", group=32, **kw):
                       inter_dim=inter, experts=e, topk=k, tokens_hint=t, **kw)
 
 
-MMA_TEXT = {"amdgpu": "v_mfma_f32_16x16x32_fp8_fp8", "nvptx": "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"}
+# the MMA instruction each dtype must use, per target (SPEC section 3)
+MMA_TEXT = {
+    "gfx942": {"fp8": "v_mfma_f32_16x16x32_fp8_fp8", "i8": "v_mfma_i32_16x16x32_i8",
+               "bf16": "v_mfma_f32_16x16x16_bf16", "f16": "v_mfma_f32_16x16x16_f16"},
+    "gfx950": {"fp8": "v_mfma_f32_16x16x32_fp8_fp8", "i8": "v_mfma_i32_16x16x32_i8",
+               "bf16": "v_mfma_f32_16x16x32_bf16", "f16": "v_mfma_f32_16x16x32_f16"},
+    "sm_90": {"fp8": "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32",
+              "i8": "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32",
+              "bf16": "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+              "f16": "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"},
+}
 VARIANTS = [(d, g) for d, info in DTYPES.items() for g in info.group_sizes]
 
 
@@ -37,7 +47,7 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
     assert r["lds_bytes"] <= get_target(target).lds_limit
     assert r["occupancy_waves_per_simd"] >= 2, r
     assert k.launch["tile_m"] == TILE_M[shape]
-    assert MMA_TEXT[get_target(target).family] in k.isa
+    assert MMA_TEXT[target][DTYPES[dtype].act] in k.isa
     for field in ("vgpr", "agpr", "sgpr", "lds_bytes", "vgpr_spill", "sgpr_spill", "scratch_bytes",
                   "occupancy_waves_per_simd"):
         assert isinstance(r[field], int), field

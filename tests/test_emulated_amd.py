@@ -118,24 +118,11 @@ def test_wrong_group_scale_is_caught(monkeypatch):
 
 @pytest.mark.parametrize("target", ["gfx942", "gfx950"])
 def test_whole_layer(target):
-    import torch
+    from moe_codegen.runtime.selfcheck import run_layer_check
 
-    from moe_codegen.host import dequant_int4, prepare_weights, quantize_rows, ref_stage1, ref_stage2
-    from moe_codegen.runtime.layer import run_layer
-    from moe_codegen.runtime.selfcheck import generators, routing, weights
-
-    T, md, inter, E, k = SHAPES["S"]
-    k1, k2 = kernel("S", 1, target), kernel("S", 2, target)
-    seed, gcpu, gdev = generators(device="cpu")
-    ids, tw, r = routing(k1, T, "uniform", gcpu, "cpu")
-    x_q, sx = quantize_rows(torch.randn(T, md, generator=gdev), "fp8", target)
-    c1, s1 = weights(E, 2 * inter, md, 32, gdev)
-    c2, s2 = weights(E, md, inter, 32, gdev)
-    p1 = prepare_weights(c1, s1, target=target, group_size=32)
-    p2 = prepare_weights(c2, s2, target=target, group_size=32)
-    out1, a2, sa2, out2 = run_layer(k1, k2, x_q, sx, p1.w, p1.scale, p2.w, p2.scale, r, target=target)
-    for name, out, ref in (("stage1", out1, ref_stage1(x_q, sx, dequant_int4(c1, s1, 32), ids, tw, doweight=False)),
-                           ("stage2", out2, ref_stage2(a2, sa2, dequant_int4(c2, s2, 32), ids, tw, doweight=True))):
+    results, seed = run_layer_check(kernel("S", 1, target), kernel("S", 2, target), SHAPES["S"][0], target=target,
+                                    device="cpu")
+    for name, out, ref in results:
         ok, msg = verdict(out, ref)
         print(f"\n{target} layer {name}: {msg} (seed {seed})")
         assert ok, msg
@@ -152,3 +139,45 @@ def test_reduce_mode(masked, target):
     ok, msg = verdict(out, ref)
     print(f"\n{target} reduce mode masked={masked}: {msg} (seed {seed})")
     assert ok, msg
+
+
+NEW_DTYPES = {"int4": 32, "int4_bf16": 32, "int8": -1, "int8smooth": -1, "bf16": -1, "f16": -1}
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", NEW_DTYPES)
+def test_every_dtype(dtype, stage, target):
+    """W4A8, W4A16, int8, int8smooth (slot-major x), bf16, f16: each MMA atom and unpack scheme."""
+    ok, msg = run("S", stage, target, kernel=kernel("S", stage, target, group=NEW_DTYPES[dtype], dtype=dtype))
+    assert ok, msg
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950"])
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["int4", "int4_bf16"])
+def test_int4_dtypes_at_m(dtype, stage, target):
+    ok, msg = run("M", stage, target, kernel=kernel("M", stage, target, dtype=dtype))
+    assert ok, msg
+
+
+@pytest.mark.parametrize("dtype,group", [("int4", -1), ("int4_bf16", -1), ("int4", 128)])
+def test_int4_dtypes_other_scales(dtype, group):
+    ok, msg = run("S", 2, "gfx950", kernel=kernel("S", 2, "gfx950", group=group, dtype=dtype))
+    assert ok, msg
+
+
+@pytest.mark.parametrize("dtype", NEW_DTYPES)
+def test_whole_layer_every_dtype(dtype):
+    """Stage 1 -> re-quantize in the dtype's activation format -> stage 2 (SPEC 6: stage 2 checked on
+    the kernel's own a2)."""
+    from moe_codegen.runtime.selfcheck import run_layer_check
+
+    target, G = "gfx942", NEW_DTYPES[dtype]
+    k1 = kernel("S", 1, target, group=G, dtype=dtype)
+    k2 = kernel("S", 2, target, group=G, dtype=dtype)
+    results, seed = run_layer_check(k1, k2, SHAPES["S"][0], target=target, device="cpu")
+    for name, out, ref in results:
+        ok, msg = verdict(out, ref)
+        print(f"\n{dtype} layer {name}: {msg} (seed {seed})")
+        assert ok, msg

@@ -106,3 +106,74 @@ def test_random_int4_all_codes_dequant(group_size):
             for k in range(K):
                 sc = s[e, n] if group_size == -1 else s[e, k // group_size, n]
                 assert deq[e, n, k] == q[e, n, k].float() * sc.float()
+
+
+# ---- every dtype of SPEC 2 ----------------------------------------------------------------------
+
+from moe_codegen.host import (act_torch_dtype, dequant_rows, quantize_act, quantize_weights,  # noqa: E402
+                              random_int8, random_weights, weight_torch_dtype)
+
+
+@pytest.mark.parametrize("target", ["gfx942", "gfx950", "sm_90"])
+def test_act_and_weight_dtypes(target):
+    assert act_torch_dtype("fp8", target) == fp8_dtype(target)
+    assert act_torch_dtype("i8") == torch.int8 and act_torch_dtype("bf16") == torch.bfloat16
+    assert act_torch_dtype("f16") == torch.float16
+    assert weight_torch_dtype("int4") == torch.int8 and weight_torch_dtype("fp8", target) == fp8_dtype(target)
+    with pytest.raises(ValueError):
+        act_torch_dtype("int4")
+    with pytest.raises(ValueError):
+        act_torch_dtype("fp8")   # needs the target
+
+
+@pytest.mark.parametrize("act", ["fp8", "i8", "bf16", "f16"])
+def test_quantize_act(act):
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 5, 64, generator=g) * 7
+    q, s = quantize_act(x, act, "gfx942")
+    assert q.shape == x.shape
+    if act in ("bf16", "f16"):
+        assert s is None and q.dtype == {"bf16": torch.bfloat16, "f16": torch.float16}[act]
+        assert torch.equal(q, x.to(q.dtype)) and torch.equal(dequant_rows(q, s), q.float())
+    else:
+        want = quantize_rows(x, "fp8" if act == "fp8" else "int8", "gfx942")
+        assert torch.equal(q.view(torch.uint8), want[0].view(torch.uint8)) and torch.equal(s, want[1])
+        assert s.shape == (3, 5) and s.dtype == torch.float32
+        assert torch.equal(dequant_rows(q, s), q.float() * s[..., None])
+        rel = (dequant_rows(q, s) - x).norm() / x.norm()
+        assert rel < (0.05 if act == "fp8" else 0.01)
+    with pytest.raises(ValueError):
+        quantize_act(x, "int4")
+
+
+@pytest.mark.parametrize("weight,G", [("int4", 32), ("int4", -1), ("fp8", -1), ("i8", -1), ("bf16", -1),
+                                      ("f16", -1)])
+def test_quantize_and_random_weights(weight, G):
+    g = torch.Generator().manual_seed(6)
+    E, N, K = 2, 8, 64
+    w = torch.randn(E, N, K, generator=g)
+    q, s = quantize_weights(w, weight, target="sm_90", group_size=G)
+    assert q.shape == w.shape and q.dtype == weight_torch_dtype(weight, "sm_90")
+    if weight in ("bf16", "f16"):
+        assert s is None
+    elif weight == "int4":
+        assert torch.equal(q, quantize_int4(w, G)[0])
+    else:
+        assert s.shape == (E, N) and s.dtype == torch.float32
+    q, s, deq = random_weights(E, N, K, weight, target="gfx942", group_size=G, generator=g)
+    assert q.dtype == weight_torch_dtype(weight, "gfx942") and deq.dtype == torch.float32
+    assert deq.shape == (E, N, K) and torch.isfinite(deq).all() and 0.005 < deq.abs().mean() < 0.2
+    if weight == "int4":
+        assert torch.equal(deq, dequant_int4(q, s, G))
+        assert s.dtype == (torch.bfloat16 if G > 0 else torch.float32)
+    else:
+        assert torch.equal(deq, dequant_rows(q, s))
+    if weight != "int4":
+        with pytest.raises(ValueError):
+            quantize_weights(w, weight, target="sm_90", group_size=32)
+
+
+def test_random_int8():
+    q, s = random_int8(2, 8, 64, torch.Generator().manual_seed(7))
+    assert q.dtype == torch.int8 and s.shape == (2, 8) and s.dtype == torch.float32
+    assert (q.abs().amax(-1) == 127).all()

@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from . import fp8
-from .mfma import mfma_f32_16x16x32_fp8
+from .mfma import MFMA, run_mfma
 
 WAVE = 64
 ADDR_SHIFT = 40   # buffer i lives at virtual address (i + 1) << 40
@@ -63,6 +63,25 @@ def bf16_round(x: np.ndarray) -> np.ndarray:
     r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
     r = np.where(nan, (u >> 16) | 0x40, r)
     return (r.astype(np.uint32) << 16).view(np.float32)
+
+
+def round_to(x: np.ndarray, elem: str) -> np.ndarray:
+    """f32/f64 values -> the held representation of float type `elem`, rounding to nearest even
+    (NaN kept): f16 as numpy float16, bf16 as the f32 it represents, f32 as float32."""
+    if elem == "bf16":
+        return bf16_round(np.asarray(x, dtype=np.float32))
+    if elem in ("f16", "f32"):
+        with np.errstate(all="ignore"):
+            return np.asarray(x).astype(np_dtype(elem))
+    raise EmulationError(f"no float representation for {elem}")
+
+
+def float_from_bits(bits: int, elem: str) -> float:
+    """The value of a float type's bit pattern (MLIR prints NaN and some constants in hex)."""
+    if elem == "bf16":
+        return float(np.array([bits << 16], dtype=np.uint32).view(np.float32)[0])
+    width = {"f16": np.uint16, "f32": np.uint32}[elem]
+    return float(np.array([bits], dtype=width).view(np_dtype(elem))[0])
 
 
 def to_bytes(v: np.ndarray, type_: str) -> np.ndarray:
@@ -202,18 +221,27 @@ def _const(ex, op, mask):
     text = str(op.attributes["value"])
     m = re.match(r"dense<(.+?)>", text)
     lit = m.group(1) if m else text.split(":")[0].strip()
-    if lit in ("true", "false"):
-        val = lit == "true"
-    elif elem in INT:
-        val = int(lit, 0)
-    else:
-        val = float(lit)
+    lits = [x.strip() for x in lit.strip("[]").split(",")]    # dense<[a, b, ...]>: one per element
+
+    def value(x):
+        if x in ("true", "false"):
+            return x == "true"
+        if elem in INT:
+            return int(x, 0)
+        return float_from_bits(int(x, 16), elem) if x.lower().startswith("0x") else float(x)
+
+    vals = [value(x) for x in lits]
+    if len(vals) not in (1, n or 1):
+        raise EmulationError(f"arith.constant: {len(vals)} values for {t}")
     dt = np_dtype(elem)
     if elem in INT and elem != "i1":
-        val = np.array(val).astype(np.int64).astype(dt)   # wrap as the type's width
+        vals = np.array(vals).astype(np.int64).astype(dt)   # wrap as the type's width
+    elif elem not in INT:
+        vals = round_to(np.array(vals, dtype=np.float64), elem)
+    else:
+        vals = np.array(vals, dtype=dt)
     shape = (ex.L, n) if n else (ex.L,)
-    out = np.full(shape, val, dtype=dt)
-    return bf16_round(out) if elem == "bf16" else out
+    return np.broadcast_to(vals if n else vals[0], shape).astype(dt)
 
 
 PRED = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater, 5: np.greater_equal,
@@ -248,13 +276,13 @@ def _cast(kind):
             return x.astype(np.int64).astype(dt) if x.dtype != np.bool_ else np.where(x, -1, 0).astype(dt)
         if kind == "itof":
             r = x.astype(np.float64).astype(np.float32)
-            return bf16_round(r) if elem == "bf16" else r.astype(dt)
+            return round_to(r, elem)
         if kind == "uitof":
-            return _uns(x).astype(np.float64).astype(dt)
-        if kind == "extf":
-            return x.astype(np.float32)
-        if kind == "truncf":
-            return bf16_round(x) if elem == "bf16" else x.astype(dt)
+            return round_to(_uns(x).astype(np.float64).astype(np.float32), elem)
+        if kind == "extf":        # f16 / bf16 -> f32: exact
+            return x.astype(dt)
+        if kind == "truncf":      # f32 -> f16 / bf16: round to nearest even, NaN kept
+            return round_to(x, elem)
         if kind == "trunc":
             return x.astype(np.int64).astype(dt)
         raise AssertionError(kind)
@@ -262,24 +290,78 @@ def _cast(kind):
 
 
 def _float(fn):
+    """f32, f16 and bf16 (scalars or vectors): computed in f32, rounded once to the type (RNE).  For
+    f16 that is the correctly rounded result (f32 has more than 2 x 11 + 2 bits); for bf16 it is
+    what LLVM's promotion to f32 computes on targets without bf16 arithmetic."""
     def h(ex, op, mask):
-        args = [ex.val(v) for v in op.operands]
+        args = [ex.val(v).astype(np.float32) for v in op.operands]
         elem, _ = parse_type(_t(op.results[0]))
         with np.errstate(all="ignore"):
-            r = fn(*args).astype(args[0].dtype)
-        return bf16_round(r) if elem == "bf16" else r
+            return round_to(fn(*args), elem)
     return h
 
 
-def _position(op):
-    return [int(x) for x in re.findall(r"-?\d+", str(op.attributes["static_position"]).split(":")[-1])]
+def _ints(attr):
+    """The integers of an array attribute (`array<i64: 1, 2>`, `[1, 2]`, `[1 : i64]`)."""
+    text = re.sub(r":\s*i\d+", "", str(attr))
+    return [int(x) for x in re.findall(r"-?\d+", text.split("array<i64")[-1].split("array<i32")[-1])]
+
+
+DYNAMIC = -(1 << 63)   # ShapedType::kDynamic: the position is the next operand
+
+
+def _index(ex, op, first_dynamic):
+    """Per-lane element index of a 1-D vector.extract / vector.insert (static or dynamic)."""
+    pos = _ints(op.attributes["static_position"])
+    if len(pos) != 1:
+        raise EmulationError(f"{op.name}: only 1-D vectors (one position) are modelled")
+    if pos[0] == DYNAMIC:
+        return ex.val(op.operands[first_dynamic]).astype(np.int64)
+    return np.full(ex.L, pos[0], dtype=np.int64)
 
 
 def _extract(ex, op, mask):
-    pos = _position(op)
-    if len(pos) != 1 or len(op.operands) != 1:
-        raise EmulationError("vector.extract: only one static position is modelled")
-    return ex.val(op.operands[0])[:, pos[0]]
+    x = ex.val(op.operands[0])
+    if x.ndim != 2:
+        raise EmulationError("vector.extract: only 1-D vectors are modelled")
+    i = _index(ex, op, 1)
+    if ((i < 0) | (i >= x.shape[1]))[mask].any():
+        raise EmulationError(f"vector.extract: position outside vector of {x.shape[1]}")
+    return x[np.arange(ex.L), np.clip(i, 0, x.shape[1] - 1)]
+
+
+def _insert(ex, op, mask):
+    src, dest = ex.val(op.operands[0]), ex.val(op.operands[1])
+    if dest.ndim != 2 or src.ndim != 1:
+        raise EmulationError("vector.insert: only a scalar into a 1-D vector is modelled")
+    i = _index(ex, op, 2)
+    if ((i < 0) | (i >= dest.shape[1]))[mask].any():
+        raise EmulationError(f"vector.insert: position outside vector of {dest.shape[1]}")
+    out = dest.copy()
+    out[np.arange(ex.L), np.clip(i, 0, dest.shape[1] - 1)] = src
+    return out
+
+
+def _extract_strided_slice(ex, op, mask):
+    x = ex.val(op.operands[0])
+    (off,), (size,), (stride,) = (_ints(op.attributes[k]) for k in ("offsets", "sizes", "strides"))
+    return x[:, off:off + size * stride:stride].copy()
+
+
+def _insert_strided_slice(ex, op, mask):
+    src, dest = ex.val(op.operands[0]), ex.val(op.operands[1])
+    (off,), (stride,) = (_ints(op.attributes[k]) for k in ("offsets", "strides"))
+    out = dest.copy()
+    out[:, off:off + src.shape[1] * stride:stride] = src
+    return out
+
+
+def _shuffle(ex, op, mask):
+    a, b = (ex.val(v) for v in op.operands)
+    if a.ndim != 2 or b.ndim != 2:
+        raise EmulationError("vector.shuffle: only 1-D vectors are modelled")
+    idx = _ints(op.attributes["mask"])
+    return np.concatenate([a, b.astype(a.dtype)], axis=1)[:, idx]
 
 
 def _from_elements(ex, op, mask):
@@ -293,8 +375,11 @@ def _broadcast(ex, op, mask):
 
 
 def _bitcast(ex, op, mask):
-    x = ex.val(op.operands[0])
-    return from_bytes(to_bytes(x, _t(op.operands[0])), _t(op.results[0]))
+    """llvm / vector / arith.bitcast: the same bytes, little-endian, element 0 lowest."""
+    src, dst = _t(op.operands[0]), _t(op.results[0])
+    if type_size(src) != type_size(dst):
+        raise EmulationError(f"{op.name}: {src} and {dst} differ in size")
+    return from_bytes(to_bytes(ex.val(op.operands[0]), src), dst)
 
 
 def _gep(ex, op, mask):
@@ -308,10 +393,30 @@ def _gep(ex, op, mask):
     return base + idx * type_size(elem)
 
 
+def fma_f64_round_to_odd(a, b, c):
+    """a * b + c for f32 or f16 inputs, as an f64 rounded to odd: the product is exact in f64, the
+    sum's rounding error is recovered exactly (TwoSum) and folded into the last bit, so one further
+    round-to-nearest-even to f32 / f16 (< 53 - 2 bits) gives the correctly rounded fused result."""
+    a, b, c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
+    with np.errstate(all="ignore"):
+        p = a * b
+        s = p + c
+        bb = s - p
+        err = (p - (s - bb)) + (c - bb)
+        even = (s.view(np.uint64) & 1) == 0
+        bump = np.isfinite(s) & (err != 0) & even
+        return np.where(bump, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+
+
 def _fma(ex, op, mask):
-    a, b, c = (ex.val(v).astype(np.float64) for v in op.operands)
-    dt = ex.val(op.operands[0]).dtype
-    return (a * b + c).astype(dt)
+    """llvm.intr.fma: one rounding (V_FMA_F32, V_FMA_F16 / V_PK_FMA_F16).  bf16 has no fused
+    instruction on these chips: LLVM promotes it to an f32 fma and rounds the result to bf16."""
+    a, b, c = (ex.val(v) for v in op.operands)
+    elem, _ = parse_type(_t(op.results[0]))
+    r = fma_f64_round_to_odd(a, b, c)
+    if elem == "bf16":
+        return round_to(round_to(r, "f32"), "bf16")
+    return round_to(r, elem)
 
 
 def _store(ex, op, mask):
@@ -426,15 +531,15 @@ def _cvt_pk_fp8(ex, op, mask):
     return r.astype(np.uint32).view(np.int32)
 
 
-def _mfma_fp8(ex, op, mask):
+def _mfma(ex, op, mask):
+    """Any instruction of mfma.MFMA (the 16x16xK family: one layout, see mfma.py)."""
     a, b, c = (ex.val(v) for v in op.operands)
-    for k, want in (("cbsz", "0"), ("abid", "0")):
-        if str(op.attributes[k]).split(":")[0].strip() != want:
-            raise EmulationError(f"MFMA with {k} != 0 is not modelled")
-    if "none" not in str(op.attributes["blgp"]):
-        raise EmulationError("MFMA with a B-lane permutation is not modelled")
-    d = mfma_f32_16x16x32_fp8(ex.waves(a).view(np.uint64), ex.waves(b).view(np.uint64), ex.waves(c),
-                              ex.flavour)
+    for k in ("cbsz", "abid"):
+        if k in op.attributes and str(op.attributes[k]).split(":")[0].strip() != "0":
+            raise EmulationError(f"{op.name}: {k} = {op.attributes[k]} (nonzero) is not modelled")
+    if "blgp" in op.attributes and "none" not in str(op.attributes["blgp"]):
+        raise EmulationError(f"{op.name}: a B-lane permutation (blgp) is not modelled")
+    d = run_mfma(op.name, ex.waves(a), ex.waves(b), ex.waves(c), ex.flavour)
     return d.reshape(ex.L, 4)
 
 
@@ -457,11 +562,14 @@ HANDLERS = {
     "arith.mulf": _float(np.multiply), "arith.addf": _float(np.add), "arith.subf": _float(np.subtract),
     "arith.divf": _float(np.divide), "arith.negf": _float(np.negative),
     "vector.extract": _extract, "vector.from_elements": _from_elements, "vector.broadcast": _broadcast,
-    "llvm.bitcast": _bitcast, "llvm.getelementptr": _gep, "llvm.intr.fma": _fma,
+    "vector.insert": _insert, "vector.extract_strided_slice": _extract_strided_slice,
+    "vector.insert_strided_slice": _insert_strided_slice, "vector.shuffle": _shuffle,
+    "vector.bitcast": _bitcast, "llvm.bitcast": _bitcast, "arith.bitcast": _bitcast, "llvm.getelementptr": _gep, "llvm.intr.fma": _fma,
     "llvm.store": _store, "llvm.atomicrmw": _atomicrmw,
     "gpu.thread_id": _thread_id, "gpu.block_id": _block_id, "gpu.barrier": _barrier, "rocdl.s.barrier": _barrier,
     "scf.if": _if, "scf.for": _for,
     "rocdl.make.buffer.rsrc": _make_rsrc, "rocdl.raw.ptr.buffer.load": _buffer_load,
     "rocdl.readfirstlane": _readfirstlane, "rocdl.cvt.pk.fp8.f32": _cvt_pk_fp8,
-    "rocdl.mfma.f32.16x16x32.fp8.fp8": _mfma_fp8, "rocdl.exp2": _exp2,
+    "rocdl.exp2": _exp2,
 }
+HANDLERS.update({name: _mfma for name in MFMA})

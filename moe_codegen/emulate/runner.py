@@ -13,6 +13,19 @@ from .executor import Launch, Memory
 STAGE = "moe-to-flydsl"   # the IR the executor runs: every ROCDL instruction, structured control flow
 
 
+UNUSED_BYTES = 16   # stands in for an operand the dtype does not have (the kernel never reads it)
+
+
+def gemm_tensors(x, w, sx, sw, routing, out) -> list:
+    """The GEMM kernel's buffer operands in OPERAND_NAMES order; a missing scale (None) becomes a
+    small zero buffer, since every kernel takes all operands."""
+    tensors = dict(x=x, w=w, sx=sx, sw=sw, sorted_ids=routing.sorted_token_ids,
+                   sorted_weights=routing.sorted_weights, expert_ids=routing.sorted_expert_ids,
+                   num_valid=routing.num_valid_ids, out=out)
+    return [torch.zeros(UNUSED_BYTES, dtype=torch.uint8) if tensors[n] is None else tensors[n]
+            for n in OPERAND_NAMES]
+
+
 class EmulatedKernel:
     """Same call as the CUDA launcher: (x, w, sx, sw, routing, out), CPU tensors."""
 
@@ -32,11 +45,9 @@ class EmulatedKernel:
         return self.gemm(*args, **kw)
 
     def gemm(self, x, w, sx, sw, routing, out):
-        tensors = dict(x=x, w=w, sx=sx, sw=sw, sorted_ids=routing.sorted_token_ids,
-                       sorted_weights=routing.sorted_weights, expert_ids=routing.sorted_expert_ids,
-                       num_valid=routing.num_valid_ids, out=out)
+        """sx / sw may be None for dtypes without that scale (bf16, f16: neither; int4_bf16: no sx)."""
         grid = (math.ceil(routing.max_padded / self.tile_m), self.compiled.launch["grid_y"])
-        return self._run([tensors[n] for n in OPERAND_NAMES], routing.tokens, grid, out)
+        return self._run(gemm_tensors(x, w, sx, sw, routing, out), routing.tokens, grid, out)
 
     def reduce(self, partial, out, valid_mask=None):
         """Call of a reduce kernel (spec.kernel == "reduce")."""

@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import torch
 
-
-def _deq_rows(q: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
-    x = q.to(torch.float32)
-    return x if scale is None else x * scale.to(torch.float32).unsqueeze(-1)
+from .quant import dequant_rows as _deq_rows
 
 
-def ref_stage1(x_q, sx, w1_deq, topk_ids, topk_weights, *, doweight: bool) -> torch.Tensor:
+def ref_stage1(x_q, sx, w1_deq, topk_ids, topk_weights, *, doweight: bool, slot_major: bool | None = None
+               ) -> torch.Tensor:
     """out1[t, s] = silu(x[t] @ gate_e^T) * (x[t] @ up_e^T) (* w[t, s]), f32 [tokens, topk, inter].
 
-    x_q is [tokens, K] with sx [tokens] (None for f16/bf16), or, for int8smooth, [topk*tokens, K]
-    with row slot*tokens + token. Slots routed to experts outside w1_deq are left zero.
+    x_q is [tokens, K] with sx [tokens] (None for f16/bf16), or, for int8smooth (slot_major), [topk*tokens, K]
+    with row slot*tokens + token and sx [topk*tokens]. slot_major None: inferred from the row count.
+    Slots routed to experts outside w1_deq are left zero.
     """
     tokens, topk = topk_ids.shape
     E, two_inter, _ = w1_deq.shape
     inter = two_inter // 2
     x = _deq_rows(x_q, sx)
-    per_slot = x.shape[0] == tokens * topk and topk > 1
-    if not per_slot and x.shape[0] != tokens:
-        raise ValueError(f"x has {x.shape[0]} rows, expected {tokens} or {tokens * topk}")
+    per_slot = x.shape[0] == tokens * topk if slot_major is None else slot_major
+    want = tokens * topk if per_slot else tokens
+    if x.shape[0] != want:
+        raise ValueError(f"x has {x.shape[0]} rows, expected {want} ({'slot-major' if per_slot else 'per token'})")
     w = topk_weights.to(torch.float32)
     out = x.new_zeros(tokens, topk, inter)
     for e in range(E):

@@ -2,7 +2,8 @@
 
   running' = fma(mma_chain(a_i, b_i, from zero), s_group, running)
 
-s_group is a vector shaped like the accumulator: the group scale of the
+Integer MMAs (i8) chain in i32, exact, and the chain is converted to f32
+before the scale.  s_group is a vector shaped like the running sum: the group scale of the
 column of each accumulator element (the atom's layout decides which).
 
 One fresh accumulator per K group (SPEC: G/32 K32 MMAs per group), scaled in
@@ -13,6 +14,7 @@ from __future__ import annotations
 from ..mlir import ir, walk_ops
 from ..midlevel import check
 from ..rewrite import expand
+from ..targets import ATOMS
 from .registry import DiagnosedError, register
 
 
@@ -23,15 +25,23 @@ def _build(op):
     if n != 2 * steps + 2:
         raise DiagnosedError(f"moe.group_mma with steps = {steps} needs {2 * steps + 2} operands, got {n}", op)
     acc_t = str(op.results[0].type)
+    name = ir.StringAttr(op.attributes["atom"]).value
+    if name not in ATOMS:
+        raise DiagnosedError(f"moe.group_mma: unknown atom '{name}' (known: {', '.join(ATOMS)})", op)
+    chain_t = ATOMS[name].c_type
     a_t, b_t = str(op.operands[0].type), str(op.operands[steps].type)
     for what, v in (("running sum", op.operands[-2]), ("scale", op.operands[-1])):
         if str(v.type) != acc_t:
             raise DiagnosedError(f"moe.group_mma: the {what} must have the accumulator type {acc_t}, got {v.type}", op)
 
     def build(e, args):
-        acc = e.op(f"arith.constant dense<0.0> : {acc_t}")
+        integer = chain_t.endswith("i32>")
+        acc = e.op(f"arith.constant dense<{'0' if integer else '0.0'}> : {chain_t}")
         for i in range(steps):
-            acc = e.generic("moe.mma", [args[i], args[steps + i], acc], [a_t, b_t, acc_t], acc_t, f"atom = {atom}")
+            acc = e.generic("moe.mma", [args[i], args[steps + i], acc], [a_t, b_t, chain_t], chain_t,
+                            f"atom = {atom}")
+        if chain_t != acc_t:
+            acc = e.op(f"arith.sitofp {acc} : {chain_t} to {acc_t}")
         return [e.op(f"llvm.intr.fma({acc}, {args[-1]}, {args[-2]}) : ({acc_t}, {acc_t}, {acc_t}) -> {acc_t}")]
 
     return build

@@ -10,7 +10,8 @@ upstream dialects plus ROCDL intrinsics, with bare-pointer kernel arguments.
                    select depends on the row only, so it leaves the K loop)
   moe.uniform      rocdl.readfirstlane (keeps resources and bases in SGPRs)
   moe.cvt_pk_fp8   rocdl.cvt.pk.fp8.f32 (v_cvt_pk_fp8_f32; the fp8 flavour is the chip's)
-  moe.mma          rocdl.mfma.f32.16x16x32.fp8.fp8
+  moe.mma          the atom's MFMA (fp8, i8, bf16 / f16 at k16 or, gfx950, k32); operand
+                   containers bitcast to the element vectors the instruction takes
   moe.exp2         rocdl.exp2 (v_exp_f32)
   moe.atomic_add   llvm.atomicrmw fadd, agent scope, no fine-grained / remote
                    memory: the form that selects global_atomic_pk_add_bf16
@@ -25,8 +26,14 @@ from .registry import DiagnosedError, register
 NUM_RECORDS = 0x80000000
 OUT_OF_RANGE = -0x80000000          # as i32: 0x80000000, one past the last valid byte
 BUFFER_FLAGS = (7 << 12) | (4 << 15)  # gfx9 raw buffer: 32-bit data format, dst_sel xyzw
+# atom -> (ROCDL op, operand type the instruction takes; None: the mid-level container as is)
 MFMA = {
-    "mfma_f32_16x16x32_fp8": "rocdl.mfma.f32.16x16x32.fp8.fp8",
+    "mfma_f32_16x16x32_fp8": ("rocdl.mfma.f32.16x16x32.fp8.fp8", None),
+    "mfma_i32_16x16x32_i8": ("rocdl.mfma.i32.16x16x32.i8", None),
+    "mfma_f32_16x16x16_bf16": ("rocdl.mfma.f32.16x16x16bf16.1k", "vector<4xi16>"),
+    "mfma_f32_16x16x16_f16": ("rocdl.mfma.f32.16x16x16f16", "vector<4xf16>"),
+    "mfma_f32_16x16x32_bf16": ("rocdl.mfma.f32.16x16x32.bf16", "vector<8xbf16>"),   # gfx950
+    "mfma_f32_16x16x32_f16": ("rocdl.mfma.f32.16x16x32.f16", "vector<8xf16>"),      # gfx950
 }
 MFMA_PROPS = "<{abid = 0 : i32, blgp = #rocdl<mfma_perm_b none>, cbsz = 0 : i32}>"
 
@@ -74,11 +81,38 @@ def _simple(template):
     return factory
 
 
-def _mma_template(op):
+GFX950_ONLY = ("mfma_f32_16x16x32_bf16", "mfma_f32_16x16x32_f16")
+
+
+def _chip(op):
+    """The `moe.target` of the gpu.module around op, if any."""
+    p = op.parent
+    while p is not None:
+        if p.name == "gpu.module" and "moe.target" in p.attributes:
+            return ir.StringAttr(p.attributes["moe.target"]).value
+        p = p.parent
+    return None
+
+
+def _mma(op):
     atom = ir.StringAttr(op.attributes["atom"]).value
     if atom not in MFMA:
         raise DiagnosedError(f"moe.mma: atom '{atom}' has no gfx9 MFMA (known: {', '.join(MFMA)})", op)
-    return lambda a: f'"{MFMA[atom]}"({a[0]}, {a[1]}, {a[2]}) {MFMA_PROPS}'
+    name, operand_t = MFMA[atom]
+    chip = _chip(op)
+    if chip is not None and atom in GFX950_ONLY and chip != "gfx950":
+        raise DiagnosedError(f"moe.mma: atom '{atom}' needs gfx950; this kernel is for {chip}", op)
+    in_t = [str(v.type) for v in op.operands]
+    res_t = str(op.results[0].type)
+
+    def build(e, a):
+        ab = [a[0], a[1]]
+        if operand_t is not None:
+            ab = [e.op(f"llvm.bitcast {v} : {t} to {operand_t}") for v, t in zip(ab, in_t)]
+        ot = operand_t or in_t[0]
+        return [e.op(f'"{name}"({ab[0]}, {ab[1]}, {a[2]}) {MFMA_PROPS} : ({ot}, {ot}, {in_t[2]}) -> {res_t}')]
+
+    return build
 
 
 def _cvt_template(op):
@@ -109,7 +143,7 @@ LOWERINGS = {
     "moe.load": _load,
     "moe.uniform": _simple(lambda op: lambda a: f'"rocdl.readfirstlane"({a[0]})'),
     "moe.cvt_pk_fp8": _simple(_cvt_template),
-    "moe.mma": _simple(_mma_template),
+    "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _simple(lambda op: lambda a: f'"rocdl.exp2"({a[0]})'),
 }

@@ -25,7 +25,7 @@ from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
 from ..spec import DTYPES
 from ..rewrite import loc_text
-from ..targets import get_target, layout_of
+from ..targets import geometry_of, get_target, layout_of
 from .registry import DiagnosedError, register
 
 PTR = "!llvm.ptr<1>"
@@ -40,10 +40,17 @@ def _plan(op):
         raise DiagnosedError("'moe.gemm' has no plan: run moe-plan before moe-to-kernel", op) from None
 
 
+ACT_BYTES = {"fp8": 1, "i8": 1, "bf16": 2, "f16": 2}
+# int4 unpack schemes whose operand is a power-of-two multiple of the code (folded into the row scale)
+UNPACK_FACTOR = {"i8x16": 16}
+
+
 def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = None) -> str:
     target = get_target(spec.target)
+    info = DTYPES[spec.dtype]
     atom = target.mma[spec.dtype]
     lay = layout_of(target, spec.dtype)
+    geo = geometry_of(target, spec.dtype)
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
@@ -53,15 +60,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     G = spec.group_size
     grouped = G > 0
     gu_count = 2 if spec.stage == 1 else 1
-    kc = lay.k_chunk
-    int4 = DTYPES[spec.dtype].weight == "int4"
-    per_k32 = 1 if int4 else 2          # 32-bit words of one lane's B operand per K32 step, as stored
-    words_per_load = kc // 32 * per_k32
-    lane_bytes = lay.lane_bytes * per_k32
-    slab = W * lane_bytes               # bytes of one MMA tile's K chunk: every lane's load
-    block_bytes = slab * lay.tiles_per_block
-    acc_t = atom.c_type
-    w_load_t = f"vector<{words_per_load}xi32>"
+    kc = geo.k_chunk
+    n_mma = 32 // atom.k                # MMAs per K32 step
+    esize = ACT_BYTES[info.act]
+    a_data_t = lay.data_type(8 * esize)  # a lane's 8 activations of one row and step
+    b_data_t = a_data_t                 # the weight column's 8 k of a step, in the MMA's element type
+    int4 = info.weight == "int4"
+    step_words = geo.step_bytes // 4    # 32-bit words of a lane's stored weight data per K32 step
+    piece_words = geo.piece_bytes // 4
+    piece_t = f"vector<{piece_words}xi32>"
+    slab = W * geo.piece_bytes          # bytes of one piece of one MMA tile: every lane's load
+    block_bytes = slab * geo.pieces * geo.tiles_per_block
+    acc_t = atom.c_type                 # MMA chain accumulator (i32 for the i8 atoms)
+    run_t = "vector<4xf32>" if grouped else acc_t   # running sum: f32 once group scales apply
+    row_factor = 1.0 / UNPACK_FACTOR.get(geo.scheme, 1)
 
     e = Emitter()
     i32 = "i32"
@@ -89,7 +101,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     # per-expert bases (64-bit: all experts' weights exceed 2^32 bytes)
     e64 = e.op(f"arith.extsi {eid} : i32 to i64")
-    w_e = e.op(f"llvm.getelementptr %w[{e.mulc(e64, N * K // (2 if int4 else 1), 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
+    w_e = e.op(f"llvm.getelementptr %w[{e.mulc(e64, N * K * geo.bits // 8, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
     sw_bytes = (K // G) * N * 2 if grouped else N * 4
     sw_e = e.op(f"llvm.getelementptr %sw[{e.mulc(e64, sw_bytes, 'i64')}] : ({PTR}, i64) -> {PTR}, i8")
     n0 = e.add(e.mulc(by, tn), e.mulc(wave, wave_n))
@@ -102,15 +114,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         valid = e.op(f"arith.cmpi ult, {tok}, %tokens : i32")
         return tok, slot, valid
 
-    # activation rows of each lane for the A operand, per m tile and row slot
+    # activation rows of each lane for the A operand, per m tile and row slot (byte offsets)
     a_koff = lay.a_k_offset(e, parts)
     a_rows = []
     for m in range(m_reps):
         slots = []
         for r_in_tile in lay.a_rows(e, parts):
             tok, slot, valid = row_info(e.add(row0, e.addc(r_in_tile, m * atom.m)))
-            arow = tok if spec.stage == 1 else e.add(e.mulc(tok, topk), slot)
-            slots.append((e.add(e.mulc(arow, K), a_koff), valid))
+            if spec.stage == 2:
+                arow = e.add(e.mulc(tok, topk), slot)
+            elif info.slot_major:   # int8smooth: row slot * tokens + token
+                arow = e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok)
+            else:
+                arow = tok
+            slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), valid))
         a_rows.append(slots)
 
     # MMA tiles of this wave: (column block, gate/up, tile r) -> weight load offset and columns
@@ -121,44 +138,54 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             nb = e.op(f"arith.divui {nrow}, {e.c(lay.block_cols)} : i32")
             scol = e.add(nrow, pair_col)                          # weight rows of this lane's column pair
             for r in range(lay.tiles_per_block):
-                base = e.addc(e.add(e.mulc(nb, (K // kc) * block_bytes), e.mulc(lane, lane_bytes)), r * slab)
+                base = e.addc(e.add(e.mulc(nb, (K // kc) * block_bytes), e.mulc(lane, geo.piece_bytes)),
+                              r * slab * geo.pieces)
                 subs.append(dict(b=b, gu=gu, r=r, base=base, scol=scol))
 
     def acc_index(m, b, gu, r):
         return m * len(subs) + (b * gu_count + gu) * lay.tiles_per_block + r
 
-    zero = e.op(f"arith.constant dense<0.0> : {acc_t}")
+    zero = e.op(f"arith.constant dense<{'0' if run_t.endswith('i32>') else '0.0'}> : {run_t}")
     n_acc = m_reps * len(subs)
-    acc_types = ", ".join([acc_t] * n_acc)
+    acc_types = ", ".join([run_t] * n_acc)
     iters = ", ".join(f"%run{i} = {zero}" for i in range(n_acc))
     kt = "%kt"
     results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
                       f"iter_args({iters}) -> ({acc_types}) : i32 {{", n_acc, "acc")
     e.depth += 1
     running = [f"%run{i}" for i in range(n_acc)]
-    steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each K32 step
+    steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
     steps_b = [[] for _ in subs]
     kb0 = e.op(f"arith.divui {kt}, {e.c(kc)} : i32")
     for kk in range(tk // kc):
         koff = e.mulc(e.addc(kb0, kk), block_bytes)
-        words = [load(w_e, s["base"], true, w_load_t, koff) for s in subs]
-        for h in range(kc // 32):
-            k32 = e.addc(kt, kk * kc + h * 32)
+        pieces = [[load(w_e, e.addc(s["base"], p * slab), true, piece_t, koff) for p in range(geo.pieces)]
+                  for s in subs]
+        for h in range(geo.steps):
+            k32 = e.mulc(e.addc(kt, kk * kc + h * 32), esize)
             for m in range(m_reps):
-                loads = [load("%x", aoff, valid, lay.a_load_type, k32) for aoff, valid in a_rows[m]]
-                steps_a[m].append(lay.a_operand(e, loads))
-            for si, wv in enumerate(words):
-                ws = [e.op(f"vector.extract {wv}[{per_k32 * h + j}] : i32 from {w_load_t}") for j in range(per_k32)]
+                loads = [load("%x", aoff, valid, a_data_t, k32) for aoff, valid in a_rows[m]]
+                steps_a[m] += lay.a_operands(e, loads, n_mma)
+            p, w0 = divmod(h, geo.steps_per_piece)
+            for si, sub_pieces in enumerate(pieces):
+                if step_words == piece_words and not int4:   # the piece is this step's data
+                    data = sub_pieces[p] if b_data_t == piece_t else \
+                        e.op(f"llvm.bitcast {sub_pieces[p]} : {piece_t} to {b_data_t}")
+                    steps_b[si] += lay.b_operands(e, data, n_mma)
+                    continue
+                ws = [e.op(f"vector.extract {sub_pieces[p]}[{w0 * step_words + j}] : i32 from {piece_t}")
+                      for j in range(step_words)]
                 if int4:
-                    steps_b[si].append(e.generic("moe.unpack_int4", ws, [i32], atom.b_type,
-                                                 f'to = "fp8", scheme = "{target.fp8_unpack}"'))
-                else:   # fp8 weights are the MMA operand as stored
-                    pair = e.op(f"vector.from_elements {ws[0]}, {ws[1]} : vector<2xi32>")
-                    steps_b[si].append(pair if atom.b_type == "vector<2xi32>" else
-                                       e.op(f"llvm.bitcast {pair} : vector<2xi32> to {atom.b_type}"))
-    n_steps = tk // 32
+                    data = e.generic("moe.unpack_int4", ws, [i32], b_data_t,
+                                     f'to = "{info.act}", scheme = "{geo.scheme}"')
+                else:                              # weights used as stored: the words are the operand
+                    vec = e.op(f"vector.from_elements {', '.join(ws)} : vector<{step_words}xi32>")
+                    data = vec if b_data_t == f"vector<{step_words}xi32>" else \
+                        e.op(f"llvm.bitcast {vec} : vector<{step_words}xi32> to {b_data_t}")
+                steps_b[si] += lay.b_operands(e, data, n_mma)
+    n_steps = tk // 32 * n_mma
     if grouped:
-        gsteps = G // 32
+        gsteps = G // 32 * n_mma
         for j0 in range(0, n_steps, gsteps):
             gidx = e.addc(e.op(f"arith.divui {kt}, {e.c(G)} : i32"), j0 // gsteps)
             goff = e.mulc(gidx, 2 * N)
@@ -168,12 +195,12 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 if key not in pairs:
                     raw = load(sw_e, e.mulc(s["scol"], 2), true, "vector<2xbf16>", goff)
                     pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
-                svec = lay.scale_vec(e, pairs[key], s["r"], acc_t)
+                svec = lay.scale_vec(e, pairs[key], s["r"], run_t)
                 for m in range(m_reps):
                     idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic(
                         "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
-                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [acc_t, acc_t], acc_t,
+                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
                         f'atom = "{atom.name}", steps = {gsteps} : i64')
     else:
         for j in range(n_steps):
@@ -186,14 +213,17 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.depth -= 1
     e.line("}")
     accs = list(results)
+    f32_t = "vector<4xf32>"
+    if run_t != f32_t:   # integer MMA sums (per-row scaling): exact in i32, converted once
+        accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
 
-    if not grouped:  # per-row weight scale, once, after the K loop
+    if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
         for s in subs:
             pair = load(sw_e, e.mulc(s["scol"], 4), true, F32X2)
-            svec = lay.scale_vec(e, pair, s["r"], acc_t)
+            svec = lay.scale_vec(e, pair, s["r"], f32_t)
             for m in range(m_reps):
                 idx = acc_index(m, s["b"], s["gu"], s["r"])
-                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {acc_t}")
+                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")
 
     # every (row, column pair) a lane writes: its row bookkeeping and its values
     with_weight = (spec.stage == 1) == spec.doweight_stage1
@@ -206,11 +236,17 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             tok, slot, valid = row_info(row)
             ts = e.add(e.mulc(tok, topk), slot)
             if spec.stage == 1:
-                sx = load("%sx", e.mulc(tok, 4), valid, "f32")
+                sx_row = e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok) if info.slot_major else tok
                 out_row = e.mulc(ts, inter)
             else:
-                sx = load("%sx", e.mulc(ts, 4), valid, "f32")
+                sx_row = ts
                 out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
+            if info.act_scaled:
+                sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
+                if row_factor != 1.0:
+                    sx = e.op(f"arith.mulf {sx}, {e.c(repr(row_factor), 'f32')} : f32")
+            else:   # 16-bit activations carry no scale
+                sx = e.c("1.0", "f32")
             weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
             row_ops += [out_row, valid, sx, weight]
             (ta, ea), (tb, eb) = elem_pairs[0]
@@ -218,7 +254,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 for gu in range(gu_count):
                     for t_r, el in ((ta, ea), (tb, eb)):
                         acc = accs[acc_index(m, b, gu, t_r)]
-                        values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {acc_t}"))
+                        values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {f32_t}"))
     n_rows = len(row_ops) // 4
     operands = ["%out"] + row_ops + cols + values
     types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) + ["f32"] * len(values)

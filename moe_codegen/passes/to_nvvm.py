@@ -6,7 +6,8 @@
   moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
                    into the low or high half of the old word
   moe.cvt_f16x2_fp8x2  cvt.rn.satfinite.e4m3x2.f16x2 (the low half becomes the low byte)
-  moe.mma          nvvm.mma.sync m16n8k32 row.col f32.e4m3.e4m3.f32 (PTX ISA 8.4 on sm_90)
+  moe.mma          nvvm.mma.sync row.col: m16n8k32 e4m3 (PTX ISA 8.4 on sm_90) or s8 (s32
+                   accumulators), m16n8k16 bf16 / f16
   moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
                    scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
@@ -27,10 +28,13 @@ def _size(t: str):
     m = re.fullmatch(r"vector<(\d+)x(\w+)>", t)
     elem, n = (m.group(2), int(m.group(1))) if m else (t, 1)
     return ELEM_BYTES[elem] * n if elem in ELEM_BYTES else None
+# atom -> (PTX operand type, shape, A regs, B regs, accumulator element, register type of A/B)
 MMA = {
-    "mma_m16n8k32_e4m3": ("#nvvm.mma_type<e4m3>", "#nvvm.shape<m = 16, n = 8, k = 32>", 4, 2),
+    "mma_m16n8k32_e4m3": ("e4m3", 32, 4, 2, "f32", "i32"),
+    "mma_m16n8k32_s8": ("s8", 32, 4, 2, "i32", "i32"),
+    "mma_m16n8k16_bf16": ("bf16", 16, 4, 2, "f32", "i32"),
+    "mma_m16n8k16_f16": ("f16", 16, 4, 2, "f32", "vector<2xf16>"),
 }
-F32X4 = "!llvm.struct<(f32, f32, f32, f32)>"
 
 
 def _load(op):
@@ -83,18 +87,25 @@ def _mma(op):
     atom = op.attributes["atom"].value
     if atom not in MMA:
         raise DiagnosedError(f"moe.mma: atom '{atom}' has no sm_90 mma.sync (known: {', '.join(MMA)})", op)
-    ptx_type, shape, na, nb = MMA[atom]
+    ptx, k, na, nb, ct, rt = MMA[atom]
+    attrs = (f"layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
+             f"multiplicandAPtxType = #nvvm.mma_type<{ptx}>, multiplicandBPtxType = #nvvm.mma_type<{ptx}>, "
+             f"shape = #nvvm.shape<m = 16, n = 8, k = {k}>")
+    if ct == "i32":   # the sums cannot overflow (|code| <= 128, K < 2^17): plain two's complement
+        attrs += ", intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>"
+    st = f"!llvm.struct<({ct}, {ct}, {ct}, {ct})>"
+
+    def regs(e, v, n):
+        out = [e.op(f"vector.extract {v}[{i}] : i32 from vector<{n}xi32>") for i in range(n)]
+        return out if rt == "i32" else [e.op(f"llvm.bitcast {r} : i32 to {rt}") for r in out]
 
     def build(e, a):
-        av = [e.op(f"vector.extract {a[0]}[{i}] : i32 from vector<{na}xi32>") for i in range(na)]
-        bv = [e.op(f"vector.extract {a[1]}[{i}] : i32 from vector<{nb}xi32>") for i in range(nb)]
-        cv = [e.op(f"vector.extract {a[2]}[{i}] : f32 from vector<4xf32>") for i in range(4)]
-        r = e.op(f"nvvm.mma.sync A[{', '.join(av)}] B[{', '.join(bv)}] C[{', '.join(cv)}] "
-                 f"{{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
-                 f"multiplicandAPtxType = {ptx_type}, multiplicandBPtxType = {ptx_type}, shape = {shape}}} "
-                 f": (i32, i32, f32) -> {F32X4}")
-        d = [e.op(f"llvm.extractvalue {r}[{i}] : {F32X4}") for i in range(4)]
-        return [e.op(f"vector.from_elements {', '.join(d)} : vector<4xf32>")]
+        av, bv = regs(e, a[0], na), regs(e, a[1], nb)
+        cv = [e.op(f"vector.extract {a[2]}[{i}] : {ct} from vector<4x{ct}>") for i in range(4)]
+        r = e.op(f"nvvm.mma.sync A[{', '.join(av)}] B[{', '.join(bv)}] C[{', '.join(cv)}] {{{attrs}}} "
+                 f": ({rt}, {rt}, {ct}) -> {st}")
+        d = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(4)]
+        return [e.op(f"vector.from_elements {', '.join(d)} : vector<4x{ct}>")]
 
     return build
 

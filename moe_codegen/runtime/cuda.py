@@ -1,4 +1,7 @@
-"""CUDA launcher for sm_90 artifacts (cubin + meta.json), through cupy. No MLIR, no flydsl."""
+"""CUDA launcher for sm_90 artifacts (cubin + meta.json), through cupy. No MLIR, no flydsl.
+
+cupy is imported only when an artifact is loaded; `expected_args` and `check_tensors` work without it.
+"""
 from __future__ import annotations
 
 import json
@@ -8,18 +11,66 @@ from pathlib import Path
 import torch
 
 from ..errors import MoeCodegenError
+from ..host.quant import act_torch_dtype
+from ..spec import DTYPES
+from ..weight_layout import WEIGHT_BITS
 
 FP8 = torch.float8_e4m3fn
 OUT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
 
 
+def expected_args(spec: dict, tile_m: int, tokens: int, max_padded: int) -> dict:
+    """name -> (shape, dtype) of every GEMM argument, or None where the dtype has no such argument
+    (sx of 16-bit activations, sw of bf16 / f16 weights: pass None, launched as a null pointer)."""
+    s = spec
+    if s["dtype"] not in DTYPES:
+        raise MoeCodegenError(f"unknown dtype '{s['dtype']}' in the kernel spec")
+    info = DTYPES[s["dtype"]]
+    stage1 = s["stage"] == 1
+    E, K = s["experts"], (s["model_dim"] if stage1 else s["inter_dim"])
+    N = 2 * s["inter_dim"] if stage1 else s["model_dim"]
+    G = s["group_size"]
+    if stage1:
+        rows = s["topk"] * tokens if info.slot_major else tokens
+        x, sx = (rows, K), (rows,)
+        out = (tokens, s["topk"], s["inter_dim"])
+    else:
+        x, sx = (tokens, s["topk"], K), (tokens, s["topk"])
+        out = (tokens, s["topk"], s["model_dim"]) if s["mode"] == "reduce" else (tokens, s["model_dim"])
+    if not info.weight_scaled:
+        sw = None
+    elif info.weight == "int4" and G > 0:
+        sw = ((E, K // G, N), torch.bfloat16)
+    else:
+        sw = ((E, N), torch.float32)
+    nb = math.ceil(max_padded / tile_m)
+    return {
+        "x": (x, act_torch_dtype(info.act, s.get("target", "sm_90"))),
+        "w": ((E, N * K * WEIGHT_BITS[info.weight] // 8), torch.uint8),
+        "sx": (sx, torch.float32) if info.act_scaled else None,
+        "sw": sw,
+        "sorted_ids": ((max_padded,), torch.int32), "sorted_weights": ((max_padded,), torch.float32),
+        "expert_ids": ((nb,), torch.int32), "num_valid": ((1,), torch.int32),
+        "out": (out, OUT[s["out_dtype"]]),
+    }
+
+
 def check_tensors(args: dict, want: dict, device) -> None:
-    """Every tensor is a contiguous torch tensor of the expected shape and dtype on `device`."""
+    """Every tensor is a contiguous torch tensor of the expected shape and dtype on `device`.
+
+    want[name] None: the argument must be None (the kernel's dtype has no such input)."""
+    device = torch.device(device)
     for name, t in args.items():
+        if want[name] is None:
+            if t is not None:
+                raise MoeCodegenError(f"{name}: this kernel's dtype has no {name}; pass None")
+            continue
         shape, dtype = want[name]
+        if t is None:
+            raise MoeCodegenError(f"{name}: expected a {dtype} tensor of shape {tuple(shape)}, got None")
         if not isinstance(t, torch.Tensor):
             raise MoeCodegenError(f"{name}: expected a torch tensor, got {type(t).__name__}")
-        if t.device.type != "cuda" or t.device != device:
+        if t.device != device:
             raise MoeCodegenError(f"{name}: expected a tensor on {device}, got {t.device}")
         if t.dtype != dtype:
             raise MoeCodegenError(f"{name}: expected dtype {dtype}, got {t.dtype}")
@@ -27,6 +78,19 @@ def check_tensors(args: dict, want: dict, device) -> None:
             raise MoeCodegenError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
         if not t.is_contiguous():
             raise MoeCodegenError(f"{name}: must be contiguous")
+
+
+def _require_cuda(out) -> None:
+    if not isinstance(out, torch.Tensor) or out.device.type != "cuda":
+        got = out.device if isinstance(out, torch.Tensor) else type(out).__name__
+        raise MoeCodegenError(f"out: expected a CUDA tensor, got {got}")
+
+
+def pointers(tensors) -> list:
+    """Kernel arguments: the data pointer of each tensor, a null pointer for None."""
+    import numpy as np
+
+    return [np.uint64(0 if t is None else t.data_ptr()) for t in tensors]
 
 
 class _Loaded:
@@ -43,7 +107,7 @@ class _Loaded:
         import cupy
         import numpy as np
 
-        ptrs = [np.uint64(t.data_ptr()) for t in tensors]
+        ptrs = pointers(tensors)
         with cupy.cuda.Device(device.index):
             self.function(grid, (self.meta["block"], 1, 1), (*ptrs, np.int32(tokens)),
                           shared_mem=self.meta.get("shared_bytes", 0))
@@ -57,31 +121,15 @@ class CudaKernel(_Loaded):
         self.tile_m = self.meta["tile_m"]
 
     def expected(self, tokens: int, max_padded: int) -> dict:
-        s = self.spec
-        E, K = s["experts"], (s["model_dim"] if s["stage"] == 1 else s["inter_dim"])
-        N = 2 * s["inter_dim"] if s["stage"] == 1 else s["model_dim"]
-        G = s["group_size"]
-        x = (tokens, K) if s["stage"] == 1 else (tokens, s["topk"], K)
-        sx = (tokens,) if s["stage"] == 1 else (tokens, s["topk"])
-        sw = (E, K // G, N) if G > 0 else (E, N)
-        if s["stage"] == 1:
-            out = (tokens, s["topk"], s["inter_dim"])
-        else:
-            out = (tokens, s["topk"], s["model_dim"]) if s["mode"] == "reduce" else (tokens, s["model_dim"])
-        nb = math.ceil(max_padded / self.tile_m)
-        return {
-            "x": (x, FP8), "w": ((E, N * K // (1 if s["dtype"] == "fp8" else 2)), torch.uint8),
-            "sx": (sx, torch.float32),
-            "sw": (sw, torch.bfloat16 if G > 0 else torch.float32),
-            "sorted_ids": ((max_padded,), torch.int32), "sorted_weights": ((max_padded,), torch.float32),
-            "expert_ids": ((nb,), torch.int32), "num_valid": ((1,), torch.int32),
-            "out": (out, OUT[s["out_dtype"]]),
-        }
+        return expected_args(self.spec, self.tile_m, tokens, max_padded)
 
     def __call__(self, x, w, sx, sw, routing, out):
+        """sx / sw None where the dtype has none (16-bit activations / weights)."""
         if routing.tile_m != self.tile_m:
             raise MoeCodegenError(f"routing was sorted with tile_m {routing.tile_m}, kernel needs {self.tile_m}")
-        args = {"x": x, "w": w.reshape(w.shape[0], -1) if w.dim() > 2 else w, "sx": sx, "sw": sw,
+        _require_cuda(out)
+        args = {"x": x, "w": w.reshape(w.shape[0], -1) if isinstance(w, torch.Tensor) and w.dim() > 2 else w,
+                "sx": sx, "sw": sw,
                 "sorted_ids": routing.sorted_token_ids, "sorted_weights": routing.sorted_weights,
                 "expert_ids": routing.sorted_expert_ids, "num_valid": routing.num_valid_ids[:1], "out": out}
         check_tensors(args, self.expected(routing.tokens, routing.max_padded), out.device)
@@ -94,6 +142,7 @@ class CudaReduceKernel(_Loaded):
     """Stage 2's reduce (reduce mode): out[t] = sum over valid slots of partial[t, slot]."""
 
     def __call__(self, partial, out, valid_mask=None):
+        _require_cuda(out)
         s = self.spec
         tokens = out.shape[0]
         dt = OUT[s["out_dtype"]]

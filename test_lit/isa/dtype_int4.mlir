@@ -1,0 +1,79 @@
+// W4A8: int8 activations, int4 weights (group 32). The unpack is two AND masks per word (codes x 16 as int8 bytes, no conversion instruction), the MMA is the i8 one with i32 accumulators, each K32 group's i32 sum converted to f32 before its fused scale-add.
+// Per kernel: the MMA chosen, the conversions, and stage 2's native atomic per output dtype (bf16, f16, f32), never a compare-and-swap loop (SPEC 3).
+// RUN: %moe-opt %s --pipeline moe-to-gfx942 --emit isa -o %t.942.s
+// RUN: FileCheck %s --input-file %t.942.s --check-prefixes=AMD,G942
+// RUN: FileCheck %s --input-file %t.942.s --check-prefix=AMDNOT
+// RUN: sed -e 's/"gfx942"/"gfx950"/' -e 's/f8E4M3FNUZ/f8E4M3FN/g' %s | %moe-opt - --pipeline moe-to-gfx950 --emit isa -o %t.950.s
+// RUN: FileCheck %s --input-file %t.950.s --check-prefixes=AMD,G950
+// RUN: FileCheck %s --input-file %t.950.s --check-prefix=AMDNOT
+// RUN: sed -e 's/"gfx942"/"sm_90"/' -e 's/f8E4M3FNUZ/f8E4M3FN/g' %s | %moe-opt - --pipeline moe-to-sm_90 --emit isa -o %t.ptx
+// RUN: FileCheck %s --input-file %t.ptx --check-prefix=NV
+// RUN: FileCheck %s --input-file %t.ptx --check-prefix=NVNOT
+// AMD-LABEL: moe_stage1_int4_g32_bf16_atomic:
+// AMD-DAG: v_mfma_i32_16x16x32_i8
+// AMD-DAG: v_and_b32_e32 v{{[0-9]+}}, 0xf0f0f0f0
+// AMD-DAG: v_cvt_f32_i32
+// AMD-DAG: v_pk_fma_f32
+// AMD: global_store_dword
+// AMD-NOT: global_atomic
+// NV-LABEL: .entry moe_stage1_int4_g32_bf16_atomic(
+// NV-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// NV-DAG: and.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, -252645136
+// NV-DAG: cvt.rn.f32.s32
+// NV-DAG: fma.rn.f32
+// NV: st.global.b32
+// NV-NOT: red.global
+// AMD-LABEL: moe_stage2_int4_g32_bf16_atomic:
+// AMD-DAG: v_mfma_i32_16x16x32_i8
+// AMD: global_atomic_pk_add_bf16 v[{{[0-9]+:[0-9]+}}], v{{[0-9]+}}, off
+// AMD-NOT: global_store
+// NV-LABEL: .entry moe_stage2_int4_g32_bf16_atomic(
+// NV-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// NV: red.global.add.noftz.bf16x2 [%rd{{[0-9]+}}]
+// NV-NOT: st.global
+// AMD-LABEL: moe_stage2_int4_g32_f16_atomic:
+// AMD-DAG: v_mfma_i32_16x16x32_i8
+// AMD: global_atomic_pk_add_f16 v[{{[0-9]+:[0-9]+}}], v{{[0-9]+}}, off
+// AMD-NOT: global_store
+// NV-LABEL: .entry moe_stage2_int4_g32_f16_atomic(
+// NV-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// NV: red.global.add.noftz.f16x2 [%rd{{[0-9]+}}]
+// NV-NOT: st.global
+// AMD-LABEL: moe_stage2_int4_g32_f32_atomic:
+// AMD-DAG: v_mfma_i32_16x16x32_i8
+// AMD: global_atomic_add_f32 v[{{[0-9]+:[0-9]+}}], v{{[0-9]+}}, off
+// AMD-NOT: global_store
+// NV-LABEL: .entry moe_stage2_int4_g32_f32_atomic(
+// NV-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// NV: red.global.add.f32 [%rd{{[0-9]+}}]
+// NV-NOT: st.global
+// Nowhere: a compare-and-swap loop, or an instruction of another dtype's path.
+// AMDNOT-NOT: cmpswap
+// AMDNOT-NOT: v_cvt_pk_fp8_f32
+// AMDNOT-NOT: v_mfma_f32
+// NVNOT-NOT: atom.
+// NVNOT-NOT: cvt.rn.satfinite.e4m3x2
+// NVNOT-NOT: f32.e4m3
+// NVNOT-NOT: bf16.bf16
+
+module {
+  func.func @moe_stage1_int4_g32_bf16_atomic(%x: memref<?x256xi8>, %w: memref<4x256x128xi8>, %sx: memref<?xf32>, %sw: memref<4x8x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = 32 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "int4", out_dtype = "bf16", mode = "atomic", target = "gfx942", doweight_stage1 = false, tokens_hint = 64 : i64} : (memref<?x256xi8>, memref<4x256x128xi8>, memref<?xf32>, memref<4x8x256xbf16>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
+    return
+  }
+
+  func.func @moe_stage2_int4_g32_bf16_atomic(%x: memref<?x2x128xi8>, %w: memref<4x256x64xi8>, %sx: memref<?x2xf32>, %sw: memref<4x4x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x256xbf16>) {
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 2 : i64, group_size = 32 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "int4", out_dtype = "bf16", mode = "atomic", target = "gfx942", doweight_stage1 = false, tokens_hint = 64 : i64} : (memref<?x2x128xi8>, memref<4x256x64xi8>, memref<?x2xf32>, memref<4x4x256xbf16>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x256xbf16>) -> ()
+    return
+  }
+
+  func.func @moe_stage2_int4_g32_f16_atomic(%x: memref<?x2x128xi8>, %w: memref<4x256x64xi8>, %sx: memref<?x2xf32>, %sw: memref<4x4x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x256xf16>) {
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 2 : i64, group_size = 32 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "int4", out_dtype = "f16", mode = "atomic", target = "gfx942", doweight_stage1 = false, tokens_hint = 64 : i64} : (memref<?x2x128xi8>, memref<4x256x64xi8>, memref<?x2xf32>, memref<4x4x256xbf16>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x256xf16>) -> ()
+    return
+  }
+
+  func.func @moe_stage2_int4_g32_f32_atomic(%x: memref<?x2x128xi8>, %w: memref<4x256x64xi8>, %sx: memref<?x2xf32>, %sw: memref<4x4x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x256xf32>) {
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 2 : i64, group_size = 32 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "int4", out_dtype = "f32", mode = "atomic", target = "gfx942", doweight_stage1 = false, tokens_hint = 64 : i64} : (memref<?x2x128xi8>, memref<4x256x64xi8>, memref<?x2xf32>, memref<4x4x256xbf16>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x256xf32>) -> ()
+    return
+  }
+}
