@@ -99,8 +99,9 @@ def run(args):
     rows = []
     gen = torch.Generator(device="cuda").manual_seed(args.seed)
     gcpu = torch.Generator().manual_seed(args.seed)
+    dtypes = {d: g for d, g in BENCH_DTYPES.items() if not args.dtypes or d in args.dtypes.split(",")}
     for (shape, (token_list, md, inter, E, k)), (dtype, group) in itertools.product(BENCH_SHAPES.items(),
-                                                                                  BENCH_DTYPES.items()):
+                                                                                  dtypes.items()):
         wspec = {"experts": E, "group_size": group, "dtype": dtype, "topk": k, "model_dim": md, "inter_dim": inter}
         # useful FLOP/s against the MMA ceiling of the dtype's operands (int4 weights are unpacked to them)
         ceil_key = "bf16_flops" if DTYPES[dtype].act in ("bf16", "f16") else "fp8_flops"
@@ -196,6 +197,7 @@ def main():
     p.add_argument("--artifacts", default=os.path.join("artifacts", "bench"))
     p.add_argument("--out", default="bench_results")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtypes", help=f"comma-separated subset of {','.join(BENCH_DTYPES)} (default: all)")
     p.add_argument("--sweep", action="store_true",
                    help="time every tile variant in the artifacts (build them with --suite tiles)")
     args = p.parse_args()

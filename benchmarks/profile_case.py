@@ -21,9 +21,10 @@ def main():
     p.add_argument("--shape", required=True)
     p.add_argument("--tokens", type=int, required=True)
     p.add_argument("--stage", type=int, choices=(1, 2), required=True)
+    p.add_argument("--dtype", default="int4_fp8")
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
-    kern = ArtifactSet(a.artifacts).find(shape=a.shape, stage=a.stage, tokens_hint=a.tokens)
+    kern = ArtifactSet(a.artifacts).find(shape=a.shape, stage=a.stage, tokens_hint=a.tokens, dtype=a.dtype)
     for _ in range(a.repeat):
         out, ref, _ = (run_stage1 if a.stage == 1 else run_stage2)(kern, a.tokens, seed=0)
     torch.cuda.synchronize()

@@ -14,6 +14,7 @@ SIGNATURES = {
     "moe.unpack_int4": (1, ("to",)),
     "moe.cvt_pk_fp8": (3, ("hi",)),
     "moe.cvt_f16x2_fp8x2": (1, ()),
+    "moe.cvt_fp8_f16": (1, ()),
     "moe.group_mma": (None, ("atom", "steps")),
     "moe.mma": (3, ("atom",)),
     "moe.epilogue": (None, ("stage", "rows", "cols", "gate_up", "out_dtype", "mode")),

@@ -23,6 +23,7 @@ class MmaAtom:
     c_type: str        # per-lane accumulator
     c_elems: int
     layout: str        # key of moe_codegen.layouts.LAYOUTS: the per-lane operand layout
+    elem: str = "fp8"  # operand element: fp8, i8, bf16, f16 (activations of another element are converted)
 
 
 @dataclass(frozen=True)
@@ -42,35 +43,37 @@ class Target:
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
 
 
-def _mfma(name, k, operand, c_type="vector<4xf32>"):
-    return MmaAtom(name, 16, 16, k, operand, operand, c_type, 4, "mfma")
+def _mfma(name, k, operand, elem, c_type="vector<4xf32>"):
+    return MmaAtom(name, 16, 16, k, operand, operand, c_type, 4, "mfma", elem)
 
 
-def _mma_sync(name, k, c_type="vector<4xf32>"):
-    return MmaAtom(name, 16, 8, k, "vector<4xi32>", "vector<2xi32>", c_type, 4, "mma_sync")
+def _mma_sync(name, k, elem, c_type="vector<4xf32>"):
+    return MmaAtom(name, 16, 8, k, "vector<4xi32>", "vector<2xi32>", c_type, 4, "mma_sync", elem)
 
 
 # Operand types are containers of the lane's bytes (i64: 8 bytes, vector<4xi32>: 16 bytes);
 # the target lowering bitcasts them to what the instruction takes.
-MFMA_FP8 = _mfma("mfma_f32_16x16x32_fp8", 32, "i64")
-MFMA_I8 = _mfma("mfma_i32_16x16x32_i8", 32, "i64", "vector<4xi32>")
-MFMA_BF16_K16 = _mfma("mfma_f32_16x16x16_bf16", 16, "i64")      # gfx942: two per K32 step
-MFMA_F16_K16 = _mfma("mfma_f32_16x16x16_f16", 16, "i64")
-MFMA_BF16_K32 = _mfma("mfma_f32_16x16x32_bf16", 32, "vector<4xi32>")  # gfx950
-MFMA_F16_K32 = _mfma("mfma_f32_16x16x32_f16", 32, "vector<4xi32>")
-MMA_E4M3 = _mma_sync("mma_m16n8k32_e4m3", 32)
-MMA_S8 = _mma_sync("mma_m16n8k32_s8", 32, "vector<4xi32>")
-MMA_BF16 = _mma_sync("mma_m16n8k16_bf16", 16)                     # two per K32 step
-MMA_F16 = _mma_sync("mma_m16n8k16_f16", 16)
+MFMA_FP8 = _mfma("mfma_f32_16x16x32_fp8", 32, "i64", "fp8")
+MFMA_I8 = _mfma("mfma_i32_16x16x32_i8", 32, "i64", "i8", "vector<4xi32>")
+MFMA_BF16_K16 = _mfma("mfma_f32_16x16x16_bf16", 16, "i64", "bf16")      # gfx942: two per K32 step
+MFMA_F16_K16 = _mfma("mfma_f32_16x16x16_f16", 16, "i64", "f16")
+MFMA_BF16_K32 = _mfma("mfma_f32_16x16x32_bf16", 32, "vector<4xi32>", "bf16")  # gfx950
+MFMA_F16_K32 = _mfma("mfma_f32_16x16x32_f16", 32, "vector<4xi32>", "f16")
+MMA_E4M3 = _mma_sync("mma_m16n8k32_e4m3", 32, "fp8")
+MMA_S8 = _mma_sync("mma_m16n8k32_s8", 32, "i8", "vector<4xi32>")
+MMA_BF16 = _mma_sync("mma_m16n8k16_bf16", 16, "bf16")                     # two per K32 step
+MMA_F16 = _mma_sync("mma_m16n8k16_f16", 16, "f16")
 
 ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
                              MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16)}
 
 
-def _by_act(fp8, i8, bf16, f16):
+def _by_act(fp8_atom, i8, bf16, f16, **override):
     """dtype -> atom: the MMA is chosen by the activation element (int4 weights are unpacked to it)."""
     from .spec import DTYPES
-    return {name: {"fp8": fp8, "i8": i8, "bf16": bf16, "f16": f16}[d.act] for name, d in DTYPES.items()}
+    atoms = {name: {"fp8": fp8_atom, "i8": i8, "bf16": bf16, "f16": f16}[d.act] for name, d in DTYPES.items()}
+    atoms.update(override)
+    return atoms
 
 
 TARGETS = {
@@ -80,7 +83,11 @@ TARGETS = {
                      _by_act(MFMA_FP8, MFMA_I8, MFMA_BF16_K32, MFMA_F16_K32), "moe-to-flydsl", ".s"),
     # mma.sync with e4m3 operands on plain sm_90 needs PTX ISA 8.4
     "sm_90": Target("sm_90", "nvptx", 32, "f8E4M3FN", 227 * 1024, 255, "mma16x8x32_k128", 8, 128,
-                    _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16), "moe-to-nvvm", ".ptx",
+                    # W4A_FP8 on the f16 MMA: sm_90 has no native fp8 mma.sync (SASS of the e4m3 form is
+                    # f16 HMMA plus e4m3 -> f16 conversions of both operands at every MMA); int4 codes
+                    # and e4m3 activations are exact in f16, so converting A once per K step and
+                    # unpacking B straight to f16 gives the same sums with half the instructions
+                    _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, int4_fp8=MMA_F16, fp8=MMA_F16), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96),

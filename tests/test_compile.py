@@ -28,7 +28,8 @@ MMA_TEXT = {
                "bf16": "v_mfma_f32_16x16x16_bf16", "f16": "v_mfma_f32_16x16x16_f16"},
     "gfx950": {"fp8": "v_mfma_f32_16x16x32_fp8_fp8", "i8": "v_mfma_i32_16x16x32_i8",
                "bf16": "v_mfma_f32_16x16x32_bf16", "f16": "v_mfma_f32_16x16x32_f16"},
-    "sm_90": {"fp8": "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32",
+    # fp8 activations run on the f16 MMA on sm_90 (no native fp8 mma.sync there)
+    "sm_90": {"fp8": "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
               "i8": "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32",
               "bf16": "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
               "f16": "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"},

@@ -7,6 +7,7 @@ llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
                     with a validity bit (invalid lanes read zero)
   moe.uniform       the value is the same in every lane of the wave
   moe.unpack_int4   one 32-bit word of 8 int4 codes -> one MMA operand   (moe-unpack-int4)
+  moe.cvt_fp8_f16   8 fp8 activations -> 8 f16 (an f16 MMA fed fp8 data)  (target lowering)
   moe.group_mma     running += (MMA chain over one K group from zero) * s (moe-group-accumulate)
   moe.mma           one wave-level MMA                                  (target lowering)
   moe.epilogue      activation, scales, routed weight, store or atomic  (moe-epilogue)
@@ -21,6 +22,7 @@ Sentinel rows load zero activations and store nothing.
 from __future__ import annotations
 
 from ..emitter import Emitter
+from ..errors import MoeCodegenError
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
 from ..spec import DTYPES
@@ -63,9 +65,14 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     kc = geo.k_chunk
     n_mma = 32 // atom.k                # MMAs per K32 step
     esize = ACT_BYTES[info.act]
-    a_data_t = lay.data_type(8 * esize)  # a lane's 8 activations of one row and step
-    b_data_t = a_data_t                 # the weight column's 8 k of a step, in the MMA's element type
+    a_load_t = lay.data_type(8 * esize)  # a lane's 8 activations of one row and step, as stored
+    b_data_t = lay.data_type(8 * ACT_BYTES[atom.elem])   # 8 k of a step in the MMA's element type
     int4 = info.weight == "int4"
+    convert_a = info.act != atom.elem    # fp8 activations on an f16 MMA (sm_90 W4A_FP8)
+    convert_b = not int4 and info.weight != atom.elem   # fp8 weights on an f16 MMA
+    for side, elem in (("activations", info.act if convert_a else None), ("weights", info.weight if convert_b else None)):
+        if elem is not None and (elem, atom.elem) != ("fp8", "f16"):
+            raise MoeCodegenError(f"no conversion of {elem} {side} to the {atom.elem} MMA of {atom.name}")
     step_words = geo.step_bytes // 4    # 32-bit words of a lane's stored weight data per K32 step
     piece_words = geo.piece_bytes // 4
     piece_t = f"vector<{piece_words}xi32>"
@@ -164,10 +171,19 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         for h in range(geo.steps):
             k32 = e.mulc(e.addc(kt, kk * kc + h * 32), esize)
             for m in range(m_reps):
-                loads = [load("%x", aoff, valid, a_data_t, k32) for aoff, valid in a_rows[m]]
+                loads = [load("%x", aoff, valid, a_load_t, k32) for aoff, valid in a_rows[m]]
+                if convert_a:   # once per row and step, shared by every weight column of the tile
+                    loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
                 steps_a[m] += lay.a_operands(e, loads, n_mma)
             p, w0 = divmod(h, geo.steps_per_piece)
             for si, sub_pieces in enumerate(pieces):
+                if convert_b:   # fp8 weights on an f16 MMA: 8 bytes -> 8 f16
+                    ws = [e.op(f"vector.extract {sub_pieces[p]}[{w0 * step_words + j}] : i32 from {piece_t}")
+                          for j in range(step_words)]
+                    raw = e.op(f"vector.from_elements {', '.join(ws)} : vector<2xi32>")
+                    steps_b[si] += lay.b_operands(e, e.generic("moe.cvt_fp8_f16", [raw], ["vector<2xi32>"],
+                                                               b_data_t), n_mma)
+                    continue
                 if step_words == piece_words and not int4:   # the piece is this step's data
                     data = sub_pieces[p] if b_data_t == piece_t else \
                         e.op(f"llvm.bitcast {sub_pieces[p]} : {piece_t} to {b_data_t}")
@@ -177,7 +193,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                       for j in range(step_words)]
                 if int4:
                     data = e.generic("moe.unpack_int4", ws, [i32], b_data_t,
-                                     f'to = "{info.act}", scheme = "{geo.scheme}"')
+                                     f'to = "{atom.elem}", scheme = "{geo.scheme}"')
                 else:                              # weights used as stored: the words are the operand
                     vec = e.op(f"vector.from_elements {', '.join(ws)} : vector<{step_words}xi32>")
                     data = vec if b_data_t == f"vector<{step_words}xi32>" else \

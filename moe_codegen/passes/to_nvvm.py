@@ -6,6 +6,7 @@
   moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
                    into the low or high half of the old word
   moe.cvt_f16x2_fp8x2  cvt.rn.satfinite.e4m3x2.f16x2 (the low half becomes the low byte)
+  moe.cvt_fp8_f16  four cvt.rn.f16x2.e4m3x2 (exact), the low byte of each pair to the low half
   moe.mma          nvvm.mma.sync row.col: m16n8k32 e4m3 (PTX ISA 8.4 on sm_90) or s8 (s32
                    accumulators), m16n8k16 bf16 / f16
   moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
@@ -83,6 +84,24 @@ def _cvt_f16x2(op):
     return build
 
 
+def _cvt_fp8_f16(op):
+    in_t = str(op.operands[0].type)
+    if in_t != "vector<2xi32>" or str(op.results[0].type) != "vector<4xi32>":
+        raise DiagnosedError(f"moe.cvt_fp8_f16 takes 8 bytes (vector<2xi32>) to vector<4xi32>, got {in_t}", op)
+
+    def build(e, a):
+        pairs = []
+        for i in range(2):
+            w = e.op(f"vector.extract {a[0]}[{i}] : i32 from vector<2xi32>")
+            for half in range(2):   # the low byte of each 16-bit half becomes the low f16
+                h = e.op(f"arith.trunci {e.op(f'arith.shrui {w}, {e.c(16)} : i32') if half else w} : i32 to i16")
+                pairs.append(e.op(f'llvm.inline_asm asm_dialect = att "cvt.rn.f16x2.e4m3x2 $0, $1;", "=r,h" '
+                                  f"{h} : (i16) -> i32"))
+        return [e.op(f"vector.from_elements {', '.join(pairs)} : vector<4xi32>")]
+
+    return build
+
+
 def _mma(op):
     atom = op.attributes["atom"].value
     if atom not in MMA:
@@ -146,6 +165,7 @@ LOWERINGS = {
     "moe.uniform": _uniform,
     "moe.cvt_pk_fp8": _cvt,
     "moe.cvt_f16x2_fp8x2": _cvt_f16x2,
+    "moe.cvt_fp8_f16": _cvt_fp8_f16,
     "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _exp2,

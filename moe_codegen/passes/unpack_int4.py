@@ -18,6 +18,9 @@ int4 -> fp8 (every int4 code is an fp8 value):
          leaves the codes, and `moe.cvt_f16x2_fp8x2` packs the pair (one
          cvt.rn.satfinite.e4m3x2.f16x2 on sm_90).  14 instructions a word.
 
+  f16    (int4 -> f16, for fp8 activations on an f16 MMA) the f16x2 pairs without
+         the final convert: one AND/OR and one f16x2 subtract or FMA per pair.
+
 int4 -> int8:
   i8x16  element p < 4 sits in the low nibble of byte p, element 4 + p in its
          high nibble.  (w << 4) & 0xF0F0F0F0 and w & 0xF0F0F0F0 are the two
@@ -53,10 +56,11 @@ def _nibbles_f32(e, word):
 F16_MAGIC = 0x64006400  # f16 1024.0 in both halves: 1024 + n for a 4-bit n in the mantissa
 
 
-def _to_fp8_f16x2(e, args, out_type):
-    w = e.op(f"arith.xori {args[0]}, {e.c(0x88888888 - (1 << 32))} : i32")  # code + 8 in every nibble
+def _f16_pairs(e, word):
+    """The four f16 pairs (elements 2P, 2P + 1 at nibbles P, P + 4) of a word, exact."""
+    w = e.op(f"arith.xori {word}, {e.c(0x88888888 - (1 << 32))} : i32")  # code + 8 in every nibble
     shifted = e.op(f"arith.shrui {w}, {e.c(8)} : i32")
-    halves = []
+    pairs = []
     for P in range(4):
         src = w if P < 2 else shifted
         mask = 0x000F000F if P % 2 == 0 else 0x00F000F0
@@ -69,14 +73,23 @@ def _to_fp8_f16x2(e, args, out_type):
             bias = e.op("arith.constant dense<-72.0> : vector<2xf16>")
             v2 = "vector<2xf16>"
             val = e.op(f"llvm.intr.fma({pair}, {scale}, {bias}) : ({v2}, {v2}, {v2}) -> {v2}")
-        halves.append(e.generic("moe.cvt_f16x2_fp8x2", [val], ["vector<2xf16>"], "i16"))
+        pairs.append(val)
+    return pairs
+
+
+def _to_f16(e, args, out_type):
+    return [_words(e, [e.op(f"llvm.bitcast {p} : vector<2xf16> to i32") for p in _f16_pairs(e, args[0])],
+                   out_type)]
+
+
+def _to_fp8_f16x2(e, args, out_type):
+    halves = [e.generic("moe.cvt_f16x2_fp8x2", [p], ["vector<2xf16>"], "i16") for p in _f16_pairs(e, args[0])]
     words = []
     for lo, hi in ((halves[0], halves[1]), (halves[2], halves[3])):
         lo32 = e.op(f"arith.extui {lo} : i16 to i32")
         hi32 = e.op(f"arith.shli {e.op(f'arith.extui {hi} : i16 to i32')}, {e.c(16)} : i32")
         words.append(e.op(f"arith.ori {lo32}, {hi32} : i32"))
-    vec = e.op(f"vector.from_elements {words[0]}, {words[1]} : vector<2xi32>")
-    return [vec] if out_type == "vector<2xi32>" else [e.op(f"llvm.bitcast {vec} : vector<2xi32> to {out_type}")]
+    return [_words(e, words, out_type)]
 
 
 def _to_fp8(e, args, out_type):
@@ -139,13 +152,14 @@ def _to_bf16x2(e, args, out_type):
 SCHEMES = {
     "f32": ("fp8", _to_fp8, ("i64", "vector<2xi32>")),
     "f16x2": ("fp8", _to_fp8_f16x2, ("i64", "vector<2xi32>")),
+    "f16": ("f16", _to_f16, ("vector<4xi32>",)),
     "i8x16": ("i8", _to_i8, ("i64", "vector<2xi32>")),
     "bf16_f32": ("bf16", _to_bf16_f32, ("vector<4xi32>",)),
     "bf16x2": ("bf16", _to_bf16x2, ("vector<4xi32>",)),
 }
-DEFAULT_SCHEME = {"fp8": "f32", "i8": "i8x16", "bf16": "bf16_f32"}
+DEFAULT_SCHEME = {"fp8": "f32", "i8": "i8x16", "bf16": "bf16_f32", "f16": "f16"}
 RESULT_TEXT = {"fp8": "8 bytes (i64 or vector<2xi32>)", "i8": "8 bytes (i64 or vector<2xi32>)",
-               "bf16": "8 bf16 (vector<4xi32>)"}
+               "bf16": "8 bf16 (vector<4xi32>)", "f16": "8 f16 (vector<4xi32>)"}
 
 
 @register("moe-unpack-int4", "Expand moe.unpack_int4 into in-register int4 -> fp8 / int8 / bf16 sequences.")

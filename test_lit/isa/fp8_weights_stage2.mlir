@@ -12,8 +12,12 @@
 // AMD: global_atomic_pk_add_bf16
 // AMD-NOT: cmpswap
 // NV-LABEL: .entry moe_stage2_fp8_row_bf16_atomic(
+// sm_90: the stored e4m3 bytes of both operands go through one exact cvt.rn.f16x2.e4m3x2 per pair
+// into the f16 MMA (sm_90's e4m3 mma.sync is f16 HMMA with the same conversions inside every MMA).
 // NV-NOT: cvt.rn.satfinite.e4m3x2
-// NV: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
+// NV: cvt.rn.f16x2.e4m3x2
+// NV-NOT: e4m3.e4m3
+// NV: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // NV-NOT: cvt.rn.satfinite.e4m3x2
 // NV: red.global.add.noftz.bf16x2
 

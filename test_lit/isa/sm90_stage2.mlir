@@ -1,11 +1,12 @@
-// sm_90 PTX of stage 2 (S shape): e4m3 MMA, and the bf16 output accumulated with the native paired
+// sm_90 PTX of stage 2 (S shape): the f16 MMA fed by exact fp8 -> f16 and int4 -> f16 conversions, and the bf16 output accumulated with the native paired
 // reduction red.global.add.noftz.bf16x2 -- never a compare-and-swap loop (a vector atomicrmw would be).
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa | FileCheck %s
 // CHECK-LABEL: .entry moe_stage2_int4_fp8_g32_bf16_atomic(
 // CHECK-NOT: atom.
-// CHECK: cvt.rn.satfinite.e4m3x2.f16x2
+// CHECK-DAG: cvt.rn.f16x2.e4m3x2
+// CHECK-DAG: add.rn.f16x2
 // CHECK-NOT: atom.
-// CHECK: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // CHECK-NOT: atom.
 // CHECK: red.global.add.noftz.bf16x2 [%rd{{[0-9]+}}], %r{{[0-9]+}};
 // CHECK-NOT: atom.
