@@ -83,11 +83,12 @@ def kernels_for(arts, shape, tokens, sweep, dtype):
 def best_tiles(rows):
     best = {}
     for r in rows:
-        key = (r["shape"], r["tokens"], r["stage"])
+        key = (r["shape"], r["dtype"], r["tokens"], r["stage"])
         if r["ok"] and (key not in best or r["us"] < best[key]["us"]):
             best[key] = r
-    return [dict(shape=k[0], tokens=k[1], stage=k[2], tile_m=v["tile_m"], tile_n=v["tile_n"], tile_k=v["tile_k"],
-                 us=v["us"], bw_frac=v["bw_frac"]) for k, v in sorted(best.items())]
+    return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
+                 tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], us=v["us"], bw_frac=v["bw_frac"])
+            for k, v in sorted(best.items())]
 
 
 def run(args):
@@ -139,13 +140,16 @@ def run(args):
                 bw = experts_touched * w_bytes / t
                 flops = 2 * tokens * k * N * K / t
                 row = dict(shape=shape, dtype=label, tokens=tokens, stage=stage, tile_m=kern.tile_m,
-                           tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], us=t * 1e6, weight_gb_s=bw / 1e9,
+                           tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], prefetch=kern.meta.get("prefetch", 0),
+                           stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"), us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
                 rows.append(row)
                 print(f"{shape:9s} {label:12s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x"
-                      f"{row['tile_k']}: {row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
+                      f"{row['tile_k']} w{row['waves']}{' pf' if row['prefetch'] else ''}"
+                      f"{' st%d' % row['stages'] if row['stages'] else ''}: "
+                      f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
                       f"rel_l2 {err:.2e}", flush=True)
             del refs

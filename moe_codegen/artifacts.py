@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import MoeCodegenError
 from .spec import DTYPES, KernelSpec, default_tile_m
+from .targets import get_target
 
 # tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
 SHAPES = {
@@ -56,6 +57,19 @@ def runtime_suite(target: str):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens)))
+    # software-pipelined K loops: every load one K tile ahead (prefetch), or weights staged through a
+    # shared-memory ring (stages; targets with async copies)
+    pipelined = [("S", 1, 0), ("M", 1, 0), ("L", 1, 0)]
+    if get_target(target).async_copy:
+        pipelined += [("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)]
+    for name, prefetch, stages in pipelined:
+        tokens, md2, inter2, e2, k2 = SHAPES[name]
+        for dtype in ("int4_fp8", "int4_bf16", "fp8"):
+            for stage in (1, 2):
+                specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=32 if dtype != "fp8" else -1,
+                                               out_dtype="bf16", mode="atomic", target=target, model_dim=md2,
+                                               inter_dim=inter2, experts=e2, topk=k2, tokens_hint=tokens,
+                                               prefetch=prefetch, stages=stages)))
     return specs
 
 
@@ -82,18 +96,31 @@ def bench_suite(target: str):
     return specs
 
 
-def tiles_suite(target: str):
-    """Legal tile variants of the decode cases, for the tile search (benchmarks/bench_sm90.py --sweep)."""
+TILE_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1}
+
+
+def tiles_suite(target: str, dtypes=None):
+    """Legal tile variants of the decode cases for the tile search (benchmarks/bench_sm90.py --sweep):
+    tile_n, tile_k, waves per block, and whether the K loop loads directly or one K tile ahead.  (The
+    shared-memory ring, `stages`, lost to both on every decode case of an earlier search on the H100, so
+    it is left out here to keep the search short; pass stages to compile to use it.)"""
+    loads = [(0, 0), (1, 0)]
     specs = []
     for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
-        for tm in sorted({default_tile_m(t) for t in token_list}):
-            for stage in (1, 2):
-                for tn in (16, 32, 64, 128, 256):
-                    for tk in (128, 256, 512):
-                        spec = KernelSpec(stage=stage, dtype="int4_fp8", group_size=32, out_dtype="bf16",
-                                          mode="atomic", target=target, model_dim=md, inter_dim=inter,
-                                          experts=e, topk=k, tile_m=tm, tile_n=tn, tile_k=tk)
-                        specs.append((name, spec))
+        for tm in sorted({default_tile_m(t) for t in token_list if t <= 64}):
+            for dtype, group in TILE_DTYPES.items():
+                if dtypes and dtype not in dtypes:
+                    continue
+                for stage in (1, 2):
+                    for tn in (16, 32, 64, 128, 256):
+                        for tk in (128, 256):
+                            for waves in (1, 2, 4):
+                                for pf, st in loads:
+                                    spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
+                                                      mode="atomic", target=target, model_dim=md, inter_dim=inter,
+                                                      experts=e, topk=k, tile_m=tm, tile_n=tn, tile_k=tk,
+                                                      waves=waves, prefetch=pf, stages=st)
+                                    specs.append((name, spec))
     return specs
 
 
@@ -111,12 +138,12 @@ def write_kernel(k, folder, shape=None) -> Path:
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     (d / "kernel.cubin").write_bytes(k.binary)
-    meta = {**k.launch, "shared_bytes": 0, "spec": asdict(k.spec), "shape": shape, "resources": k.resources}
+    meta = {"shared_bytes": 0, **k.launch, "spec": asdict(k.spec), "shape": shape, "resources": k.resources}
     (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return d
 
 
-def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> Path:
+def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dtypes=None) -> Path:
     from .compiler import compile as compile_kernel
 
     if suite not in SUITES:
@@ -124,7 +151,7 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print) -> 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     index = []
-    for shape, spec in SUITES[suite](target):
+    for shape, spec in (SUITES[suite](target, dtypes) if suite == "tiles" else SUITES[suite](target)):
         try:
             k = compile_kernel(spec)
         except MoeCodegenError as e:

@@ -105,8 +105,13 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
         resources, stats = ptxas_resources(report), {}
     else:
         resources, stats = amdgpu_resources(asm), mma_valu_ratio(asm)
-    kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources,
-                            _launch_info(launch_src, spec), binary=binary_blob, stats=stats)
+    launch = _launch_info(launch_src, spec)
+    # staged weights use dynamic shared memory, which the binary's static figure does not count
+    resources["lds_bytes"] = max(resources.get("lds_bytes", 0), launch.get("shared_bytes", 0))
+    if "shared_bytes" in resources:
+        resources["shared_bytes"] = resources["lds_bytes"]
+    kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources, launch, binary=binary_blob,
+                            stats=stats)
     if dump_ir is not None:
         kernel.dump(dump_ir)
     if use_cache:  # an uncached compile (a test's patched pass, say) must not replace the cached one

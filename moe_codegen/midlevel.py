@@ -20,8 +20,11 @@ SIGNATURES = {
     "moe.epilogue": (None, ("stage", "rows", "cols", "gate_up", "out_dtype", "mode")),
     "moe.atomic_add": (2, ()),
     "moe.exp2": (1, ()),
+    "moe.async_copy": (5, ()),
+    "moe.async_commit": (0, ()),
+    "moe.async_wait": (0, ("pending",)),
 }
-RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0}
+RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0}
 
 
 def check(op) -> None:

@@ -95,6 +95,14 @@ class KernelSpec:
     tile_m: Optional[int] = None
     tile_n: Optional[int] = None
     tile_k: Optional[int] = None
+    # 1: the K loop loads the next K tile's weights while it computes this one (software pipeline);
+    # None: the plan decides (tuned table, else off)
+    prefetch: Optional[int] = None
+    waves: Optional[int] = None   # waves (warps) per block; None: the plan decides (as many as tile_n allows, <= 4)
+    # >= 2: weights are staged through a ring of that many K tiles of shared memory with asynchronous
+    # copies (bytes in flight independent of registers; targets with async copies); 0: direct loads;
+    # None: the plan decides
+    stages: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -132,6 +140,14 @@ class KernelSpec:
                 raise MoeCodegenError(f"{name} must be positive, got {getattr(self, name)}")
         if self.topk > self.experts:
             raise MoeCodegenError(f"topk {self.topk} exceeds experts {self.experts}")
+        if self.prefetch not in (None, 0, 1):
+            raise MoeCodegenError(f"prefetch must be 0 or 1, got {self.prefetch}")
+        if self.stages is not None and (self.stages < 0 or self.stages == 1 or self.stages > 8):
+            raise MoeCodegenError(f"stages must be 0 (direct loads) or 2..8, got {self.stages}")
+        if self.stages and self.prefetch:
+            raise MoeCodegenError("prefetch (registers) and stages (shared memory) are alternatives; pick one")
+        if self.waves is not None and self.waves not in (1, 2, 4, 8):
+            raise MoeCodegenError(f"waves must be 1, 2, 4 or 8, got {self.waves}")
         for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):
             v = getattr(self, name)
             if v is not None and v <= 0:

@@ -41,6 +41,7 @@ class Target:
     lowering_pass: str        # the one target-specific pass
     isa_suffix: str           # file suffix of the assembly
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
+    async_copy: bool = False  # per-lane global -> shared copies (cp.async): weights can be staged
 
 
 def _mfma(name, k, operand, elem, c_type="vector<4xf32>"):
@@ -90,7 +91,7 @@ TARGETS = {
                     _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, int4_fp8=MMA_F16, fp8=MMA_F16), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96),
+                    acc_budget=96, async_copy=True),
 }
 
 

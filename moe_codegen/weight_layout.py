@@ -14,7 +14,9 @@ piece is stored for all lanes together, so every load of a wave reads one contig
 with step s of a chunk in piece s // steps_per_piece at byte (s % steps_per_piece) * step_bytes.
 Inside a step: 8-bit element p is byte p, 16-bit element p is bytes 2p, 2p + 1 (little endian),
 int4 element p is nibble order[p] of the 32-bit little-endian word (nibble P = bits 4P .. 4P + 3).
-The nibble order serves the unpack scheme the target uses for the dtype (moe-unpack-int4).
+The nibble order serves the unpack scheme the target uses for the dtype (moe-unpack-int4).  Schemes
+that build 16-bit floats from the bits (magic-number pairs) want the code + 8 (offset binary, 0..15);
+the others keep two's complement nibbles (sign-extending extracts): Geometry.offset_binary says which.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ UNPACK_SCHEMES = {
     ("amdgpu", "int4"): "i8x16", ("nvptx", "int4"): "i8x16",
     ("amdgpu", "int4_bf16"): "bf16_f32", ("nvptx", "int4_bf16"): "bf16x2",
 }
+OFFSET_BINARY = ("f16x2", "f16", "bf16x2")   # schemes that read code + 8 (saves one XOR per word)
 SCHEME_ORDER = {"f32": "f32", "f16x2": "pairs", "f16": "pairs", "i8x16": "bytes", "bf16_f32": "f32",
                 "bf16x2": "pairs"}
 
@@ -100,6 +103,16 @@ class Geometry:
         if self.family == "amdgpu":
             return 8 * (lane // 16)
         return 8 * (lane % 4)
+
+    @property
+    def offset_binary(self) -> bool:
+        """int4 nibbles hold code + 8 (0..15) instead of the two's complement code."""
+        return self.scheme in OFFSET_BINARY
+
+    def warp_tile_bytes(self, wave_cols: int, gate_up: int, tile_k: int) -> int:
+        """Prepared weight bytes one warp loads per K tile (its columns, gate and up for stage 1)."""
+        return (wave_cols // self.block_cols) * self.tiles_per_block * gate_up * (tile_k // self.k_chunk) \
+            * self.pieces * self.wave * self.piece_bytes
 
     def shape(self, experts: int, n: int, k: int) -> tuple:
         return (experts, n // self.block_cols, k // self.k_chunk, self.tiles_per_block, self.pieces, self.wave,

@@ -59,3 +59,15 @@ def test_corrupted_weight_is_caught(artifacts, dtype):
     ok, msg = verdict(out, ref)
     print(f"\n{dtype} stage1 S with one corrupted weight row / scale: {msg} (seed {seed})")
     assert not ok, "a corrupted weight went unnoticed"
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16", "fp8"])
+@pytest.mark.parametrize("shape,prefetch,stages", [("S", 1, 0), ("M", 1, 0), ("L", 1, 0),
+                                                   ("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)])
+def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
+    """Loads one K tile ahead (prefetch), or a cp.async ring of K tiles in shared memory (each lane copies
+    and reads back its own pieces); S has K = 1 or 2 tiles, fewer than the ring: the clamped prologue."""
+    k = artifacts.find(shape=shape, stage=stage, dtype=dtype, prefetch=prefetch, stages=stages)
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
+    check(f"{dtype} stage{stage} {shape} prefetch {prefetch} stages {stages}", out, ref, seed)

@@ -54,6 +54,24 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
         assert isinstance(r[field], int), field
 
 
+# every (dtype, output dtype, stage-2 mode) the table allows; the K loop (what spills) is covered above
+# at every shape, the epilogue differs here
+OUTPUTS = [(d, info.group_sizes[0], o, m) for d, info in DTYPES.items() for o in info.out_dtypes for m in info.modes
+           if not (m == "reduce" and o == "f32")]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype,group,out_dtype,mode", OUTPUTS)
+def test_every_output_and_mode_fits(target, dtype, group, out_dtype, mode):
+    stages = (1, 2) if out_dtype != "f32" and mode == "atomic" else (2,)
+    for stage in stages:
+        k = compile(spec_for("S", stage, target, dtype, group, out_dtype=out_dtype, mode=mode))
+        r = k.resources
+        assert r["vgpr_spill"] == 0 and r["scratch_bytes"] == 0 and r["occupancy_waves_per_simd"] >= 2, r
+        atomic = {"amdgpu": "global_atomic", "nvptx": "red.global"}[get_target(target).family]
+        assert (atomic in k.isa) == (stage == 2 and mode == "atomic")
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_default_spec_compiles_both_stages(target):
     for stage in (1, 2):
@@ -148,11 +166,23 @@ def test_valu_per_mfma_is_reported_for_the_k_loop():
 def test_sm90_ptx_has_the_promised_instructions():
     k1 = compile(spec_for("S", 1, "sm_90"))
     k2 = compile(spec_for("S", 2, "sm_90"))
-    assert "cvt.rn.satfinite.e4m3x2.f16x2" in k1.isa
+    assert "cvt.rn.f16x2.e4m3x2" in k1.isa and "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in k1.isa
     assert "red.global.add.noftz.bf16x2" in k2.isa
     for k in (k1, k2):
         assert "atom.global.cas" not in k.isa and "atom.cas" not in k.isa
     assert "red.global" not in k1.isa and "st.global.b32" in k1.isa
+
+
+def test_staged_weights_use_async_copies_and_fit():
+    k = compile(spec_for("M", 1, "sm_90", stages=3))
+    assert k.isa.count("cp.async.cg.shared.global") > 0 and re.search(r"cp.async.wait_group\s+2;", k.isa)
+    assert "ld.shared.v4" in k.isa and "bar.sync" not in k.isa   # each lane reads back its own copies
+    assert 0 < k.launch["shared_bytes"] == k.resources["lds_bytes"] <= get_target("sm_90").lds_limit
+    assert k.resources["vgpr_spill"] == 0
+    with pytest.raises(MoeCodegenError, match="no asynchronous global -> shared copies"):
+        compile(spec_for("S", 1, "gfx942", stages=3))
+    with pytest.raises(MoeCodegenError, match="shared memory, over the sm_90 limit"):
+        compile(spec_for("L", 1, "sm_90", stages=8, tile_m=16, tile_n=64, tile_k=2048))
 
 
 def test_artifacts_are_self_describing(tmp_path):

@@ -9,7 +9,7 @@ from moe_codegen.host import (fp8_dtype, prepare_dense_weights, prepare_dtype_we
 from moe_codegen.spec import DTYPES
 
 TARGETS = ("gfx942", "gfx950", "sm_90")
-LAYOUTS = {"gfx942": "amdgpu_b32_k64_w4_f32", "gfx950": "amdgpu_b32_k64_w4_f32", "sm_90": "nvptx_b8_k128_w4_f16x2"}
+LAYOUTS = {"gfx942": "amdgpu_b32_k64_w4_f32", "gfx950": "amdgpu_b32_k64_w4_f32", "sm_90": "nvptx_b8_k128_w4_f16"}
 # the int4 layouts before the geometry existed, which the geometry must reproduce byte for byte
 OLD_INT4_SHAPE = {"amd": lambda E, N, K: (E, N // 32, K // 64, 2, 64, 8),
                   "nv": lambda E, N, K: (E, N // 8, K // 128, 32, 16)}
@@ -46,7 +46,8 @@ def test_quantized_weights_round_trip():
 def _single(target, E, N, K, e, n, k, v):
     q = torch.zeros(E, N, K, dtype=torch.int8)
     q[e, n, k] = v
-    w = prepare_weights(q, torch.ones(E, N), target=target, group_size=-1).w
+    p = prepare_weights(q, torch.ones(E, N), target=target, group_size=-1)
+    w = p.w ^ 0x88 if p.geometry.offset_binary else p.w     # sm_90's pair scheme stores code + 8
     w = w.reshape(OLD_INT4_SHAPE[_fam(target)](E, N, K))   # same bytes, the old axes
     nz = torch.nonzero(w)
     assert nz.shape[0] == 1, "exactly one byte changes"
@@ -101,7 +102,8 @@ def _nibble(v):
 def test_every_byte_against_layout_formula(target):
     # The old layout definitions, transcribed literally, one byte at a time.
     q = random_int4(1, 32, 128, torch.Generator().manual_seed(9))
-    w = prepare_weights(q, torch.ones(1, 32), target=target, group_size=-1).w
+    p = prepare_weights(q, torch.ones(1, 32), target=target, group_size=-1)
+    w = p.w ^ 0x88 if p.geometry.offset_binary else p.w     # sm_90's pair scheme stores code + 8
     w = w.reshape(OLD_INT4_SHAPE[_fam(target)](1, 32, 128))
     Q = q.tolist()
     for idx in torch.cartesian_prod(*[torch.arange(d) for d in w.shape]).tolist():
@@ -211,9 +213,9 @@ def test_every_dtype_round_trip_and_formula(target, dtype, G):
     for _ in range(200):
         e, n, k = rnd.randrange(E), rnd.randrange(N), rnd.randrange(K)
         idx, nib = expected_location(target, dtype, E, N, K, e, n, k)
-        if bits == 4:
+        if bits == 4:   # two's complement nibble, or code + 8 for the magic-number pair schemes
             got = (int(W[idx]) >> (4 * nib)) & 0xF
-            assert got == int(q[e, n, k]) & 0xF, (e, n, k)
+            assert got == (int(q[e, n, k]) & 0xF) ^ (8 if p.geometry.offset_binary else 0), (e, n, k)
         elif bits == 8:
             assert int(W[idx]) == int(q[e, n, k].view(torch.uint8)), (e, n, k)
         else:
@@ -241,9 +243,11 @@ def test_single_element_lands_alone(target, dtype):
             q[e, n, k] = torch.tensor(-3.0).to(dt)
             p = prepare_dense_weights(q, torch.ones(E, N) if info.weight_scaled else None, target=target, dtype=dtype)
         idx, nib = expected_location(target, dtype, E, N, K, e, n, k)
-        nz = [tuple(i) for i in torch.nonzero(p.w).tolist()]
+        ob = info.weight == "int4" and p.geometry.offset_binary   # code 0 is stored as 8 there
+        w = p.w ^ 0x88 if ob else p.w
+        nz = [tuple(i) for i in torch.nonzero(w).tolist()]
         if info.weight == "int4":
-            assert nz == [idx] and int(p.w[idx]) == 0xD << (4 * nib)
+            assert nz == [idx] and int(w[idx]) == 0xD << (4 * nib)
         elif BITS[info.weight] == 8:
             assert nz == [idx] and int(p.w[idx]) == int(q[e, n, k].view(torch.uint8))
         else:
@@ -260,9 +264,10 @@ def test_int4_dtypes_differ_only_in_nibble_order():
         for p in ps.values():
             assert torch.equal(unpack_prepared(p), q)
             # each 32-bit word holds the same 8 codes, in some order
-            words = p.w.reshape(-1, 4).to(torch.int64)
+            words = (p.w ^ 0x88 if p.geometry.offset_binary else p.w).reshape(-1, 4).to(torch.int64)
             nibs = torch.stack([(words[:, b] >> s) & 0xF for b in range(4) for s in (0, 4)], 1)
-            ref = ps["int4_fp8"].w.reshape(-1, 4).to(torch.int64)
+            r = ps["int4_fp8"]
+            ref = (r.w ^ 0x88 if r.geometry.offset_binary else r.w).reshape(-1, 4).to(torch.int64)
             rnibs = torch.stack([(ref[:, b] >> s) & 0xF for b in range(4) for s in (0, 4)], 1)
             assert torch.equal(nibs.sort(1).values, rnibs.sort(1).values)
     # on sm_90 int4_fp8 and int4_bf16 share the f16x2 / bf16x2 pair order; int4 uses the byte order

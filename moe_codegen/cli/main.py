@@ -41,6 +41,7 @@ def build_parser():
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
     b.add_argument("--out", required=True, metavar="DIR")
     b.add_argument("--suite", choices=("runtime", "bench", "tiles"), default="runtime")
+    b.add_argument("--dtypes", help="tiles suite: comma-separated dtypes to search (default: all of its dtypes)")
     return p
 
 
@@ -122,7 +123,8 @@ def main(argv=None):
             return compile_command(args)
         if args.command == "build-artifacts":
             from ..artifacts import build_artifacts
-            out = build_artifacts(args.target, args.out, args.suite)
+            out = build_artifacts(args.target, args.out, args.suite,
+                                  dtypes=args.dtypes.split(",") if args.dtypes else None)
             print(f"artifacts for {args.target} ({args.suite}) in {out}")
             return 0
     except MoeCodegenError as e:

@@ -143,6 +143,8 @@ def prepare_weights(q: torch.Tensor, scale: torch.Tensor, *, target: str, group_
     if scale.dtype not in (torch.float32, torch.bfloat16):
         raise ValueError(f"int4 scales must be float32 or bfloat16, got {scale.dtype}")
     nib = q.to(torch.int8).view(torch.uint8) & 0xF      # two's complement low nibble
+    if g.offset_binary:                                   # code + 8: the scheme builds floats from the bits
+        nib = nib ^ 8
     return PreparedWeights(w=_pack_units(nib, g), scale=scale.contiguous(), layout=g.name, n=N, k=K, experts=E,
                            group_size=group_size, dtype=dtype, target=target)
 
@@ -200,5 +202,6 @@ def unpack_prepared(p: PreparedWeights) -> torch.Tensor:
     units = _unpack_units(p.w, g, p.experts, p.n, p.k)
     weight = DTYPES[p.dtype].weight
     if weight == "int4":
-        return ((units.to(torch.int16) ^ 8) - 8).to(torch.int8)   # sign-extend the 4-bit value
+        u = units.to(torch.int16)
+        return ((u if g.offset_binary else u ^ 8) - 8).to(torch.int8)   # offset binary / sign-extend
     return units.contiguous().view(weight_torch_dtype(weight, p.target))

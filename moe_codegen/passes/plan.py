@@ -13,7 +13,7 @@ from pathlib import Path
 from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
 from ..spec import default_tile_m
-from ..targets import get_target, layout_of
+from ..targets import geometry_of, get_target, layout_of
 from .registry import DiagnosedError, register
 
 MAX_WAVES = 4
@@ -35,7 +35,7 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 
 
 def tuned(spec):
-    """(tile_n, tile_k) of the tile search for this spec's shape and token bucket, if there is one."""
+    """(tile_n, tile_k, prefetch) of the tile search for this spec's shape and token bucket, if there is one."""
     if spec.tokens_hint is None:
         return None
     keys = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk")
@@ -45,7 +45,8 @@ def tuned(spec):
         if all(e[k] == getattr(spec, k) for k in keys) and e["tile_m"] == tm and e["tokens_max"] >= spec.tokens_hint:
             if best is None or e["tokens_max"] < best["tokens_max"]:
                 best = e
-    return (best["tile_n"], best["tile_k"]) if best else None
+    return (best["tile_n"], best["tile_k"], best.get("prefetch", 0), best.get("stages", 0),
+            best.get("waves")) if best else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,8 +58,11 @@ def _tuned_table():
 def choose(spec):
     if spec.tile_n is None and spec.tile_k is None and (t := tuned(spec)) is not None:
         try:
-            plan, notes = choose(dataclasses.replace(spec, tile_n=t[0], tile_k=t[1]))
-            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]} from the tuned table"]
+            plan, notes = choose(dataclasses.replace(
+                spec, tile_n=t[0], tile_k=t[1], prefetch=t[2] if spec.prefetch is None else spec.prefetch,
+                stages=t[3] if spec.stages is None else spec.stages, waves=t[4] if spec.waves is None else spec.waves))
+            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]} "
+                                  "from the tuned table"]
         except ValueError:
             pass  # the table's tile no longer fits (compiler changed): fall back to the rules below
     target = get_target(spec.target)
@@ -82,7 +86,13 @@ def choose(spec):
             raise ValueError(f"no tile_k in (64, 128, 256) is a multiple of {step} and divides K = {K}")
 
     def waves_for(tn):
+        if spec.waves is not None:
+            return spec.waves
         return next(w for w in (MAX_WAVES, 2, 1) if (tn // pair) % w == 0)
+
+    if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves:
+        raise ValueError(f"waves {spec.waves} must divide the {spec.tile_n // pair} column blocks of tile_n "
+                         f"{spec.tile_n}")
 
     grouped = spec.group_size > 0
     if spec.tile_n is not None:
@@ -98,7 +108,7 @@ def choose(spec):
     else:
         tile_n = None
         for tn in (256, 128, 64, 32, 16, 8):
-            if tn % pair or out_n % tn:
+            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves):
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
             if regs <= target.acc_budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
@@ -109,10 +119,17 @@ def choose(spec):
             raise ValueError(f"no tile_n (a multiple of {pair} dividing N = {out_n}) fits with tile_m {tile_m}"
                              + (": " + "; ".join(notes) if notes else ""))
     waves = waves_for(tile_n)
-    lds = 0  # operands go global -> registers; nothing staged in LDS
+    stages = spec.stages or 0
+    if stages and not target.async_copy:
+        raise ValueError(f"stages {stages}: {target.name} has no asynchronous global -> shared copies; use 0")
+    # operands go global -> registers; only staged weights live in shared memory
+    lds = stages * waves * geometry_of(target, spec.dtype).warp_tile_bytes(
+        tile_n // waves, 2 if spec.stage == 1 else 1, tile_k)
     if lds > target.lds_limit:
-        raise ValueError(f"LDS {lds} bytes exceeds the {target.name} limit of {target.lds_limit}")
-    return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves), notes
+        raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
+                         f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
+    return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
+                stages=stages, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

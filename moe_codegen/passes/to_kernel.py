@@ -37,7 +37,10 @@ F32X2 = "vector<2xf32>"
 
 def _plan(op):
     try:
-        return {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
+        plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
+        for k in ("prefetch", "stages", "smem"):
+            plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
+        return plan
     except KeyError:
         raise DiagnosedError("'moe.gemm' has no plan: run moe-plan before moe-to-kernel", op) from None
 
@@ -54,6 +57,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     lay = layout_of(target, spec.dtype)
     geo = geometry_of(target, spec.dtype)
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
+    prefetch = plan.get("prefetch", 0)
+    stages = plan.get("stages", 0)
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
@@ -152,26 +157,124 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     def acc_index(m, b, gu, r):
         return m * len(subs) + (b * gu_count + gu) * lay.tiles_per_block + r
 
+    def load_tile(k0):
+        """Weight pieces of the K tile starting at k0: [chunk][sub][piece]."""
+        kb = e.op(f"arith.divui {k0}, {e.c(kc)} : i32")
+        return [[[load(w_e, e.addc(s["base"], p * slab), true, piece_t, e.mulc(e.addc(kb, kk), block_bytes))
+                  for p in range(geo.pieces)] for s in subs] for kk in range(tk // kc)]
+
+    keys = list(dict.fromkeys((s_["b"], s_["gu"]) for s_ in subs))   # column blocks: one scale pair each
+    n_groups = tk // G if grouped else 0
+
+    def load_a(k0):
+        """Activations of the K tile at k0, as stored: [chunk][step][m tile][row slot]."""
+        return [[[[load("%x", aoff, valid, a_load_t, e.mulc(e.addc(k0, kk * kc + h * 32), esize))
+                   for aoff, valid in a_rows[m]] for m in range(m_reps)] for h in range(geo.steps)]
+                for kk in range(tk // kc)]
+
+    def load_scales(k0):
+        """Group scales (bf16 pairs of the lane's two columns) of the K tile at k0: [group][key]."""
+        g0 = e.op(f"arith.divui {k0}, {e.c(G)} : i32") if grouped else None
+        return [[load(sw_e, e.mulc(next(s_["scol"] for s_ in subs if (s_["b"], s_["gu"]) == key), 2), true,
+                      "vector<2xbf16>", e.mulc(e.addc(g0, g), 2 * N)) for key in keys] for g in range(n_groups)]
+
+    def flat(tile):
+        return [v for chunk in tile for sub in chunk for v in sub]
+
+    def unflat(values):
+        it = iter(values)
+        return [[[next(it) for _ in range(geo.pieces)] for _ in subs] for _ in range(tk // kc)]
+
+    def nest(x):
+        return [v for item in x for v in nest(item)] if isinstance(x, list) else [x]
+
+    def unnest(values, shape):
+        it = iter(values)
+
+        def build(dims):
+            return [build(dims[1:]) if len(dims) > 1 else next(it) for _ in range(dims[0])]
+        return build(shape) if shape[0] else []
+
+    flat_shape_w = [None] * ((tk // kc) * len(subs) * geo.pieces)
+    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]))
+    s_shape = (n_groups, len(keys))
+    n_a = (tk // kc) * geo.steps * m_reps * len(a_rows[0])
+    n_s = n_groups * len(keys)
+
+    # staged weights: a ring of `stages` K tiles in shared memory, each lane copying (cp.async) and
+    # later reading its own 16-byte pieces, so no barrier is needed; slot layout [stage][wave][piece][lane]
+    n_pieces = (tk // kc) * len(subs) * geo.pieces
+    slot_bytes = waves * n_pieces * W * geo.piece_bytes
+    if stages:
+        smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
+        lane_smem = e.add(e.mulc(wave, n_pieces * W * geo.piece_bytes), e.mulc(lane, geo.piece_bytes))
+
+        def piece_offsets():
+            for kk in range(tk // kc):
+                for s_ in subs:
+                    for p in range(geo.pieces):
+                        yield kk, s_, p
+
+        def issue_tile(k0, slot):
+            """Asynchronous copies of the K tile at k0 into ring slot `slot`, then one commit."""
+            kb = e.op(f"arith.divui {k0}, {e.c(kc)} : i32")
+            base = e.add(e.mulc(slot, slot_bytes), lane_smem)
+            for j, (kk, s_, p) in enumerate(piece_offsets()):
+                e.line(f'"moe.async_copy"({smem}, {e.addc(base, j * W * geo.piece_bytes)}, {w_e}, '
+                       f'{e.addc(s_["base"], p * slab)}, {e.mulc(e.addc(kb, kk), block_bytes)}) '
+                       f': (!llvm.ptr<3>, i32, {PTR}, i32, i32) -> ()')
+            e.line('"moe.async_commit"() : () -> ()')
+
+        def read_tile(slot):
+            base = e.add(e.mulc(slot, slot_bytes), lane_smem)
+            vals = []
+            for j in range(n_pieces):
+                ptr = e.op(f"llvm.getelementptr {smem}[{e.addc(base, j * W * geo.piece_bytes)}] "
+                           f": (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+                vals.append(e.op(f"llvm.load {ptr} {{alignment = 16 : i64}} : !llvm.ptr<3> -> {piece_t}"))
+            return unflat(vals)
+
+        last = e.c(K - tk)
+        for st in range(stages - 1):   # prologue: the first stages - 1 tiles (clamped: K may hold fewer)
+            issue_tile(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st))
+
     zero = e.op(f"arith.constant dense<{'0' if run_t.endswith('i32>') else '0.0'}> : {run_t}")
     n_acc = m_reps * len(subs)
-    acc_types = ", ".join([run_t] * n_acc)
-    iters = ", ".join(f"%run{i} = {zero}" for i in range(n_acc))
+    types = [run_t] * n_acc
+    iters = [f"%run{i} = {zero}" for i in range(n_acc)]
+    if prefetch:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
+        first = flat(load_tile(e.c(0))) + nest(load_a(e.c(0))) + nest(load_scales(e.c(0)))
+        types += [piece_t] * len(flat_shape_w) + [a_load_t] * n_a + ["vector<2xbf16>"] * n_s
+        iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     kt = "%kt"
     results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
-                      f"iter_args({iters}) -> ({acc_types}) : i32 {{", n_acc, "acc")
+                      f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
     e.depth += 1
     running = [f"%run{i}" for i in range(n_acc)]
     steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
     steps_b = [[] for _ in subs]
-    kb0 = e.op(f"arith.divui {kt}, {e.c(kc)} : i32")
+    if prefetch:   # the last iteration reloads its own tile rather than read past the expert
+        nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32")
+        pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
+        tile = unflat(pf[:len(flat_shape_w)])
+        a_tile = unnest(pf[len(flat_shape_w):len(flat_shape_w) + n_a], a_shape)
+        s_tile = unnest(pf[len(flat_shape_w) + n_a:], s_shape)
+        carried = flat(load_tile(nxt)) + nest(load_a(nxt)) + nest(load_scales(nxt))
+    elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
+        i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
+        ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
+        issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
+        e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
+        tile, carried = read_tile(e.op(f"arith.remui {i}, {e.c(stages)} : i32")), []
+        a_tile, s_tile = load_a(kt), load_scales(kt)
+    else:
+        tile, carried = load_tile(kt), []
+        a_tile, s_tile = load_a(kt), load_scales(kt)
     for kk in range(tk // kc):
-        koff = e.mulc(e.addc(kb0, kk), block_bytes)
-        pieces = [[load(w_e, e.addc(s["base"], p * slab), true, piece_t, koff) for p in range(geo.pieces)]
-                  for s in subs]
+        pieces = tile[kk]
         for h in range(geo.steps):
-            k32 = e.mulc(e.addc(kt, kk * kc + h * 32), esize)
             for m in range(m_reps):
-                loads = [load("%x", aoff, valid, a_load_t, k32) for aoff, valid in a_rows[m]]
+                loads = a_tile[kk][h][m]
                 if convert_a:   # once per row and step, shared by every weight column of the tile
                     loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
                 steps_a[m] += lay.a_operands(e, loads, n_mma)
@@ -203,13 +306,11 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     if grouped:
         gsteps = G // 32 * n_mma
         for j0 in range(0, n_steps, gsteps):
-            gidx = e.addc(e.op(f"arith.divui {kt}, {e.c(G)} : i32"), j0 // gsteps)
-            goff = e.mulc(gidx, 2 * N)
             pairs = {}
             for si, s in enumerate(subs):
                 key = (s["b"], s["gu"])
                 if key not in pairs:
-                    raw = load(sw_e, e.mulc(s["scol"], 2), true, "vector<2xbf16>", goff)
+                    raw = s_tile[j0 // gsteps][keys.index(key)]
                     pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
                 svec = lay.scale_vec(e, pairs[key], s["r"], run_t)
                 for m in range(m_reps):
@@ -225,10 +326,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                     idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
                                              [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
-    e.line(f"scf.yield {', '.join(running)} : {acc_types}")
+    e.line(f"scf.yield {', '.join(running + carried)} : {', '.join(types)}")
     e.depth -= 1
     e.line("}")
-    accs = list(results)
+    accs = list(results[:n_acc])
     f32_t = "vector<4xf32>"
     if run_t != f32_t:   # integer MMA sums (per-row scaling): exact in i32, converted once
         accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
@@ -284,7 +385,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.line("gpu.return")
 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
-                        dict(tile_m=tm, tile_n=tn, tile_k=tk, grid_y=spec.out_n // tn), e, loc)
+                        dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
+                             shared_bytes=stages * slot_bytes, grid_y=spec.out_n // tn), e, loc)
 
 
 def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc) -> str:
@@ -292,8 +394,11 @@ def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc) -> s
     args = ", ".join(f"%{n}: {PTR}" for n in arg_names) + ", %tokens: i32"
     meta = ", ".join(f"{k} = {v} : i64" for k, v in {"block": block, **launch}.items())
     end = f" {loc}" if loc else ""
+    smem = ("  llvm.mlir.global external @moe_smem() {addr_space = 3 : i32, alignment = 16 : i64} "
+            ": !llvm.array<0 x i8>\n") if launch.get("shared_bytes") else ""
     return (
         f'gpu.module @{module_name} attributes {{moe.target = "{spec.target}"}} {{\n'
+        f"{smem}"
         f"  gpu.func @{kernel_name(spec)}({args}) kernel attributes "
         f"{{known_block_size = array<i32: {block}, 1, 1>, moe.launch = {{{meta}}}}} {{\n"
         f"{e.body_text(4, loc)}\n"

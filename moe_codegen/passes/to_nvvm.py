@@ -12,6 +12,8 @@
   moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
                    scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
+  moe.async_copy   cp.async.cg.shared.global, 16 bytes (staged weights); moe.async_commit / moe.async_wait:
+                   cp.async.commit_group / cp.async.wait_group N
 """
 from __future__ import annotations
 
@@ -156,6 +158,32 @@ def _exp2(op):
     return build
 
 
+def _async_copy(op):
+    def build(e, a):   # 16 bytes, L2 only (.cg): each lane reads back its own copy, no L1 reuse
+        dst = e.op(f"llvm.getelementptr {a[0]}[{a[1]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+        src = e.op(f"llvm.getelementptr {a[2]}[{e.op(f'arith.addi {a[3]}, {a[4]} : i32')}] "
+                   f": (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>")
+        return []
+    return build
+
+
+def _async_commit(op):
+    def build(e, a):
+        e.line("nvvm.cp.async.commit.group")
+        return []
+    return build
+
+
+def _async_wait(op):
+    n = op.attributes["pending"].value
+
+    def build(e, a):
+        e.line(f"nvvm.cp.async.wait.group {n}")
+        return []
+    return build
+
+
 def _uniform(op):
     return lambda e, a: [a[0]]
 
@@ -169,6 +197,9 @@ LOWERINGS = {
     "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _exp2,
+    "moe.async_copy": _async_copy,
+    "moe.async_commit": _async_commit,
+    "moe.async_wait": _async_wait,
 }
 
 

@@ -11,12 +11,11 @@ int4 -> fp8 (every int4 code is an fp8 value):
   f32    nibble p is element p.  Each nibble is sign-extended in place (shift
          left, arithmetic shift right: one bit-field extract), converted to f32
          and packed two at a time by `moe.cvt_pk_fp8` (v_cvt_pk_fp8_f32 on gfx9).
-  f16x2  nibbles P and P + 4 are elements 2P and 2P + 1 (the prepared layout
-         puts them there).  After flipping the sign bits (code + 8, unsigned),
-         one AND/OR builds the f16 pair 1024 + u from bits 4P and 16 + 4P (or
+  f16x2  nibbles P and P + 4 are elements 2P and 2P + 1, stored as code + 8
+         (the prepared layout puts them there, offset binary).  One AND/OR builds the f16 pair 1024 + u from bits 4P and 16 + 4P (or
          1024 + 16u for odd P, scaled back by the FMA), one f16x2 subtract
          leaves the codes, and `moe.cvt_f16x2_fp8x2` packs the pair (one
-         cvt.rn.satfinite.e4m3x2.f16x2 on sm_90).  14 instructions a word.
+         cvt.rn.satfinite.e4m3x2.f16x2 on sm_90).
 
   f16    (int4 -> f16, for fp8 activations on an f16 MMA) the f16x2 pairs without
          the final convert: one AND/OR and one f16x2 subtract or FMA per pair.
@@ -31,8 +30,8 @@ int4 -> int8:
 int4 -> bf16 (8 bf16, four 32-bit pairs; element 2i, 2i + 1 in pair i):
   bf16_f32  nibble p is element p: sign-extend, convert to f32 and keep the
             upper half (exact: the codes need 4 mantissa bits), two per word.
-  bf16x2    nibbles P and P + 4 are elements 2P and 2P + 1: after flipping the
-            sign bits one AND/OR builds the bf16 pair 128 + u (0x4300 | u), one
+  bf16x2    nibbles P and P + 4 are elements 2P and 2P + 1, stored as code + 8:
+            one AND/OR builds the bf16 pair 128 + u (0x4300 | u), one
             bf16x2 subtract of 136 leaves the codes.  Two or three
             instructions a pair, for targets with packed bf16 arithmetic (sm_90).
 """
@@ -57,8 +56,8 @@ F16_MAGIC = 0x64006400  # f16 1024.0 in both halves: 1024 + n for a 4-bit n in t
 
 
 def _f16_pairs(e, word):
-    """The four f16 pairs (elements 2P, 2P + 1 at nibbles P, P + 4) of a word, exact."""
-    w = e.op(f"arith.xori {word}, {e.c(0x88888888 - (1 << 32))} : i32")  # code + 8 in every nibble
+    """The four f16 pairs (elements 2P, 2P + 1 at nibbles P, P + 4) of a word of code + 8, exact."""
+    w = word
     shifted = e.op(f"arith.shrui {w}, {e.c(8)} : i32")
     pairs = []
     for P in range(4):
@@ -136,7 +135,7 @@ BF16_MAGIC = 0x43004300  # bf16 128.0 in both halves: 128 + n for a 4-bit n in t
 
 
 def _to_bf16x2(e, args, out_type):
-    w = e.op(f"arith.xori {args[0]}, {e.c(0x88888888 - (1 << 32))} : i32")  # code + 8 in every nibble
+    w = args[0]   # code + 8 in every nibble (offset binary, as the host packs it for this scheme)
     bias = e.op("arith.constant dense<136.0> : vector<2xbf16>")
     pairs = []
     for P in range(4):

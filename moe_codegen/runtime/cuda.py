@@ -102,6 +102,9 @@ class _Loaded:
         self.spec = self.meta["spec"]
         self.module = cupy.RawModule(path=str(self.folder / "kernel.cubin"))
         self.function = self.module.get_function(self.meta["kernel"])
+        smem = self.meta.get("shared_bytes", 0)
+        if smem > 48 * 1024:   # dynamic shared memory past 48 KiB must be opted into per kernel
+            self.function.max_dynamic_shared_size_bytes = smem
 
     def _launch(self, device, grid, tensors, tokens):
         import cupy

@@ -60,6 +60,7 @@
 // NVNOT-NOT: cvt.rn.satfinite.e4m3x2
 // NVNOT-NOT: e4m3
 // NVNOT-NOT: .s8
+// NVNOT-NOT: -2004318072
 
 module {
   func.func @moe_stage1_int4_bf16_g32_bf16_atomic(%x: memref<?x256xbf16>, %w: memref<4x256x128xi8>, %sx: memref<?xf32>, %sw: memref<4x8x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {

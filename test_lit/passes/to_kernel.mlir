@@ -9,7 +9,7 @@
 // CHECK-SAME: %[[IDS:[^:]+]]: !llvm.ptr<1>, %[[SWT:[^:]+]]: !llvm.ptr<1>, %[[EIDS:[^:]+]]: !llvm.ptr<1>, %[[NV:[^:]+]]: !llvm.ptr<1>,
 // CHECK-SAME: %[[OUT:[^:]+]]: !llvm.ptr<1>, %[[TOKENS:[^:]+]]: i32) kernel
 // CHECK-SAME: attributes {known_block_size = array<i32: 256, 1, 1>,
-// CHECK-SAME: moe.launch = {block = 256 : i64, grid_y = 1 : i64, tile_k = 128 : i64, tile_m = 16 : i64, tile_n = 128 : i64}}
+// CHECK-SAME: moe.launch = {block = 256 : i64, grid_y = 1 : i64, prefetch = 0 : i64, shared_bytes = 0 : i64, stages = 0 : i64, tile_k = 128 : i64, tile_m = 16 : i64, tile_n = 128 : i64, waves = 4 : i64}}
 
 // Early exit: the block's first sorted row against num_valid, then the block's expert id against -1.
 // CHECK: %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
@@ -44,14 +44,15 @@
 // CHECK-SAME: iter_args(%[[R0:[a-z0-9_]+]] = %[[ZERO]], %[[R1:[a-z0-9_]+]] = %[[ZERO]], %[[R2:[a-z0-9_]+]] = %[[ZERO]], %[[R3:[a-z0-9_]+]] = %[[ZERO]])
 // CHECK-SAME: -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // Packed int4 weights: 8 bytes per lane per K64 step, from the expert's base.
+// Every load of the K tile comes first (weights, activations, group scales), then the unpack.
 // CHECK: %[[WV:.+]] = "moe.load"(%[[WE]], {{.*}}) : ({{.*}}) -> vector<2xi32>
 // CHECK: "moe.load"(%[[X]], {{.*}}%[[AVALID]]) : ({{.*}}) -> i64
-// CHECK-NEXT: %[[WORD:.+]] = vector.extract %[[WV]][0] : i32 from vector<2xi32>
+// CHECK: %[[SP:.+]] = "moe.load"(%[[SWE]], {{.*}}) : ({{.*}}) -> vector<2xbf16>
+// CHECK: %[[WORD:.+]] = vector.extract %[[WV]][0] : i32 from vector<2xi32>
 // CHECK-NEXT: "moe.unpack_int4"(%[[WORD]]) {scheme = "f32", to = "fp8"} : (i32) -> i64
 // Group scales: bf16 pairs (two adjacent output columns) widened to f32, splat to the accumulator's
 // shape, one group_mma per K32 group and accumulator.
-// CHECK: %[[SP:.+]] = "moe.load"(%[[SWE]], {{.*}}) : ({{.*}}) -> vector<2xbf16>
-// CHECK-NEXT: %[[SPF:.+]] = arith.extf %[[SP]] : vector<2xbf16> to vector<2xf32>
+// CHECK: %[[SPF:.+]] = arith.extf %[[SP]] : vector<2xbf16> to vector<2xf32>
 // CHECK-NEXT: %[[S0:.+]] = vector.extract %[[SPF]][0] : f32 from vector<2xf32>
 // CHECK-NEXT: %[[SV0:.+]] = vector.broadcast %[[S0]] : f32 to vector<4xf32>
 // CHECK-NEXT: "moe.group_mma"(%{{[^,]+}}, %{{[^,]+}}, %[[R0]], %[[SV0]]) {atom = "mfma_f32_16x16x32_fp8", steps = 1 : i64} : (i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>

@@ -9,16 +9,14 @@
 // CHECK-NEXT: %[[SWE:.+]] = llvm.getelementptr %[[SW]][%[[SWOFF]]]
 // CHECK: scf.for %[[KT:[a-z0-9_]+]] = %c0_i32 to %c256_i32 step %c128_i32 iter_args(%[[R0:[a-z0-9_]+]] = %{{[a-z0-9_]+}}, %[[R1:[a-z0-9_]+]] =
 // CHECK: %[[A0:.+]] = "moe.load"(%[[X]], {{.*}}) -> i64
-// CHECK-NEXT: vector.extract
-// CHECK-NEXT: %[[B0:.+]] = "moe.unpack_int4"
+// CHECK-NEXT: arith.addi %[[KT]], %c32_i32
 // CHECK: %[[A1:.+]] = "moe.load"(%[[X]], {{.*}}) -> i64
-// CHECK-NEXT: vector.extract
-// CHECK-NEXT: %[[B1:.+]] = "moe.unpack_int4"
 // The group index is K / 64.
 // CHECK: arith.divui %[[KT]], %c64_i32 : i32
 // CHECK: "moe.load"(%[[SWE]], {{.*}}) -> vector<2xbf16>
+// CHECK: "moe.unpack_int4"
 // CHECK: %[[SV:.+]] = vector.broadcast %{{.+}} : f32 to vector<4xf32>
-// CHECK-NEXT: "moe.group_mma"(%[[A0]], %[[A1]], %[[B0]], %[[B1]], %[[R0]], %[[SV]]) {atom = "mfma_f32_16x16x32_fp8", steps = 2 : i64} : (i64, i64, i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// CHECK-NEXT: "moe.group_mma"(%[[A0]], %[[A1]], %{{[^,]+}}, %{{[^,]+}}, %[[R0]], %[[SV]]) {atom = "mfma_f32_16x16x32_fp8", steps = 2 : i64} : (i64, i64, i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
 // CHECK-COUNT-7: "moe.group_mma"({{.*}}) {atom = "mfma_f32_16x16x32_fp8", steps = 2 : i64}
 // CHECK-NOT: "moe.group_mma"
 // CHECK-NOT: "moe.mma"

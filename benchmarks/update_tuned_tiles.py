@@ -1,0 +1,49 @@
+"""Write the winners of a tile search (bench.json from `bench_sm90.py --sweep`) into moe_codegen/tuned_tiles.json.
+
+    python benchmarks/update_tuned_tiles.py bench_results/bench.json [--table moe_codegen/tuned_tiles.json]
+
+Entries of the same (target, dtype, group, stage, dims, tile_m, token bucket) are replaced; others are kept.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moe_codegen.artifacts import BENCH_SHAPES  # noqa: E402
+
+KEY = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk", "tile_m", "tokens_max")
+
+
+def entries_from(bench: dict, target: str = "sm_90"):
+    out = []
+    for b in bench["best_tiles"]:
+        dtype, _, g = b["dtype"].rpartition("_")
+        group = -1 if g == "row" else int(g[1:])
+        _, md, inter, e, k = BENCH_SHAPES[b["shape"]]
+        out.append(dict(target=target, dtype=dtype, group_size=group, stage=b["stage"], model_dim=md, inter_dim=inter,
+                        experts=e, topk=k, tokens_max=b["tokens"], tile_m=b["tile_m"], tile_n=b["tile_n"],
+                        tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
+                        measured_us=round(b["us"], 1),
+                        bw_frac=round(b["bw_frac"], 3)))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("bench_json")
+    p.add_argument("--table", default=str(Path(__file__).resolve().parents[1] / "moe_codegen" / "tuned_tiles.json"))
+    a = p.parse_args()
+    bench = json.loads(Path(a.bench_json).read_text())
+    table = json.loads(Path(a.table).read_text())
+    new = entries_from(bench)
+    keys = {tuple(n[k] for k in KEY) for n in new}
+    kept = [e for e in table["entries"] if tuple(e.get(k) for k in KEY) not in keys]
+    table["entries"] = kept + new
+    Path(a.table).write_text(json.dumps(table, indent=1) + "\n")
+    print(f"{len(new)} entries from {a.bench_json}, {len(kept)} kept, table {a.table}")
+
+
+if __name__ == "__main__":
+    main()
