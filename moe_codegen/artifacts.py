@@ -59,6 +59,7 @@ def runtime_suite(target: str):
                                                experts=e2, topk=k2, tokens_hint=tokens)))
     # software-pipelined K loops: every load one K tile ahead (prefetch), or weights staged through a
     # shared-memory ring (stages; targets with async copies)
+    # (prefetch carries a tile's loads in registers: L with the decode tile_m, K spanning many tiles)
     pipelined = [("S", 1, 0), ("M", 1, 0), ("L", 1, 0)]
     if get_target(target).async_copy:
         pipelined += [("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)]
@@ -69,7 +70,8 @@ def runtime_suite(target: str):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=32 if dtype != "fp8" else -1,
                                                out_dtype="bf16", mode="atomic", target=target, model_dim=md2,
                                                inter_dim=inter2, experts=e2, topk=k2, tokens_hint=tokens,
-                                               prefetch=prefetch, stages=stages)))
+                                               prefetch=prefetch, stages=stages,
+                                               tile_m=16 if prefetch and name == "L" else None)))
     return specs
 
 

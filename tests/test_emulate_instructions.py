@@ -466,6 +466,17 @@ def test_integer_bit_ops_on_i32():
     assert r.tolist() == [0x88888880, 0xFFFFFFF8, 0x8, 0x00080008, 0x64086408, 0]
 
 
+def test_signed_min_max_on_i32():
+    body = """
+  %a = arith.constant -5 : i32
+  %b = arith.constant 3 : i32
+  %mn = arith.minsi %a, %b : i32
+  %mx = arith.maxsi %a, %b : i32
+""" + store([(v, "i32") for v in ("%mn", "%mx")])
+    r = run_kernel(body, 2)[0].view(np.int32)
+    assert r.tolist() == [-5, 3]
+
+
 def test_vector_i32_arithmetic_wraps():
     body = """
   %a = arith.constant dense<[2147483647, -1, 3, 65536]> : vector<4xi32>

@@ -88,7 +88,8 @@ def test_corrupted_scale_is_caught():
     assert not ok
 
 
-def test_swapped_nibbles_in_the_unpack_are_caught(monkeypatch):
+@pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
+def test_swapped_nibbles_in_the_unpack_are_caught(monkeypatch, dtype):
     from moe_codegen.passes import unpack_int4
 
     original = unpack_int4._nibbles_f32
@@ -99,8 +100,34 @@ def test_swapped_nibbles_in_the_unpack_are_caught(monkeypatch):
         return vals
 
     monkeypatch.setattr(unpack_int4, "_nibbles_f32", swapped)
-    ok, msg = run("S", 1, "gfx950", kernel=kernel("S", 1, "gfx950", use_cache=False))
+    ok, msg = run("S", 1, "gfx950", kernel=kernel("S", 1, "gfx950", use_cache=False, dtype=dtype))
     assert not ok, f"a broken int4 unpack went unnoticed: {msg}"
+
+
+def test_swapped_int8_words_in_the_unpack_are_caught(monkeypatch):
+    from moe_codegen.passes import unpack_int4
+
+    def swapped(e, args, out_type):   # high-nibble elements where the low ones belong, and back
+        w, mask = args[0], e.c(0xF0F0F0F0 - (1 << 32))
+        lo = e.op(f"arith.andi {e.op(f'arith.shli {w}, {e.c(4)} : i32')}, {mask} : i32")
+        hi = e.op(f"arith.andi {w}, {mask} : i32")
+        return [unpack_int4._words(e, [hi, lo], out_type)]
+
+    monkeypatch.setitem(unpack_int4.SCHEMES, "i8x16", ("i8", swapped, ("i64", "vector<2xi32>")))
+    ok, msg = run("S", 2, "gfx942", kernel=kernel("S", 2, "gfx942", use_cache=False, dtype="int4"))
+    assert not ok, f"a broken int4 -> int8 unpack went unnoticed: {msg}"
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype,group", [("int4_fp8", 32), ("int4", 32), ("bf16", -1)])
+def test_prefetching_k_loop(dtype, group, stage):
+    """prefetch: the K loop carries the next K tile's loads (weights, activations, scales); M shape so
+    that K spans several tiles."""
+    t, md, inter, e, k = SHAPES["M"]
+    spec = KernelSpec(stage=stage, target="gfx950", model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t,
+                      group_size=group, dtype=dtype, prefetch=1, tile_k=64)
+    ok, msg = run("M", stage, "gfx950", kernel=EmulatedKernel(compile(spec)))
+    assert ok, msg
 
 
 def test_wrong_group_scale_is_caught(monkeypatch):

@@ -36,6 +36,9 @@ def build_parser():
     c.add_argument("--tile-m", type=int)
     c.add_argument("--tile-n", type=int)
     c.add_argument("--tile-k", type=int)
+    c.add_argument("--waves", type=int, help="waves (warps) per block (default: the plan's)")
+    c.add_argument("--prefetch", type=int, choices=(0, 1), help="K loop loads one K tile ahead (default: the plan's)")
+    c.add_argument("--stages", type=int, help="sm_90: weights through a ring of this many K tiles of shared memory")
     c.add_argument("--dump-ir", metavar="DIR", default="moe_ir")
     b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
@@ -58,12 +61,13 @@ def compile_command(args) -> int:
                           mode=args.mode, target=args.target, model_dim=args.model_dim,
                           inter_dim=args.inter_dim, experts=args.experts, topk=args.topk,
                           doweight_stage1=args.doweight_stage1, tile_m=args.tile_m, tile_n=args.tile_n,
-                          tile_k=args.tile_k, tokens_hint=args.tokens)
+                          tile_k=args.tile_k, tokens_hint=args.tokens, waves=args.waves, prefetch=args.prefetch,
+                          stages=args.stages)
         k = compile_kernel(spec, dump_ir=out / f"stage{stage}")
         rows.append((stage, k))
         if stage == 2 and args.mode == "reduce":   # the GEMM's per-slot rows are summed by its reduce kernel
             rspec = dataclasses.replace(spec, kernel="reduce", masked=args.valid_mask, tile_m=None, tile_n=None,
-                                        tile_k=None)
+                                        tile_k=None, waves=None, prefetch=None, stages=None)
             rows.append(("2_reduce", compile_kernel(rspec, dump_ir=out / "stage2_reduce")))
     for stage, k in rows:
         r, l = k.resources, k.launch

@@ -555,6 +555,7 @@ HANDLERS = {
     "arith.xori": _binop(np.bitwise_xor), "arith.shli": _binop(np.left_shift),
     "arith.shrsi": _binop(np.right_shift), "arith.shrui": _binop(np.right_shift, unsigned=True),
     "arith.divui": _binop(np.floor_divide, unsigned=True), "arith.remui": _binop(np.remainder, unsigned=True),
+    "arith.minsi": _binop(np.minimum), "arith.maxsi": _binop(np.maximum),
     "arith.cmpi": _cmpi, "arith.select": _select,
     "arith.index_cast": _cast("sext"), "arith.extsi": _cast("sext"), "arith.extui": _cast("zext"),
     "arith.trunci": _cast("trunc"), "arith.sitofp": _cast("itof"), "arith.uitofp": _cast("uitof"),

@@ -107,11 +107,13 @@ def choose(spec):
                 f"use a smaller tile_m or tile_n")
     else:
         tile_n = None
+        # a K loop that carries the next tile's loads holds them beside the accumulators: leave room
+        budget = target.acc_budget // 2 if spec.prefetch else target.acc_budget
         for tn in (256, 128, 64, 32, 16, 8):
             if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves):
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
-            if regs <= target.acc_budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
+            if regs <= budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
                 tile_n = tn
                 break
             notes.append(f"tile_n {tn} refused ({regs} accumulator registers per lane)")

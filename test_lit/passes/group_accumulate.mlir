@@ -52,3 +52,27 @@ func.func @two_groups_in_loop(%a: i64, %b: i64, %s: vector<4xf32>, %n: index) ->
 }
 
 // CHECK-NOT: moe.group_mma
+
+// i8 MMA (W4A8, group 32): the chain runs in i32 from an integer zero, exact, and is converted to f32
+// once before the fused scale-add (SPEC 2: int accumulators converted to f32 first).
+// CHECK-LABEL: func.func @group32_i8
+// CHECK-SAME: (%[[IA:[^:]+]]: i64, %[[IB:[^:]+]]: i64, %[[IRV:[^:]+]]: vector<4xf32>, %[[IS:[^:]+]]: vector<4xf32>)
+// CHECK-NEXT: %[[IZ:.+]] = arith.constant dense<0> : vector<4xi32>
+// CHECK-NEXT: %[[IACC:.+]] = "moe.mma"(%[[IA]], %[[IB]], %[[IZ]]) {atom = "mfma_i32_16x16x32_i8"} : (i64, i64, vector<4xi32>) -> vector<4xi32>
+// CHECK-NEXT: %[[IF:.+]] = arith.sitofp %[[IACC]] : vector<4xi32> to vector<4xf32>
+// CHECK-NEXT: %[[IR:.+]] = llvm.intr.fma(%[[IF]], %[[IS]], %[[IRV]]) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// CHECK-NEXT: return %[[IR]] : vector<4xf32>
+func.func @group32_i8(%a: i64, %b: i64, %run: vector<4xf32>, %s: vector<4xf32>) -> vector<4xf32> {
+  %r = "moe.group_mma"(%a, %b, %run, %s) {atom = "mfma_i32_16x16x32_i8", steps = 1 : i64} : (i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+  return %r : vector<4xf32>
+}
+
+// gfx942 bf16 (K16 MFMA): a K32 group is a chain of two MFMAs.
+// CHECK-LABEL: func.func @group32_bf16_k16
+// CHECK: "moe.mma"{{.*}}{atom = "mfma_f32_16x16x16_bf16"}
+// CHECK-NEXT: "moe.mma"{{.*}}{atom = "mfma_f32_16x16x16_bf16"}
+// CHECK-NEXT: llvm.intr.fma
+func.func @group32_bf16_k16(%a0: i64, %a1: i64, %b0: i64, %b1: i64, %run: vector<4xf32>, %s: vector<4xf32>) -> vector<4xf32> {
+  %r = "moe.group_mma"(%a0, %a1, %b0, %b1, %run, %s) {atom = "mfma_f32_16x16x16_bf16", steps = 2 : i64} : (i64, i64, i64, i64, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+  return %r : vector<4xf32>
+}
