@@ -59,7 +59,7 @@ def runtime_suite(target: str):
                                                experts=e2, topk=k2, tokens_hint=tokens)))
     # software-pipelined K loops: every load one K tile ahead (prefetch), or weights staged through a
     # shared-memory ring (stages; targets with async copies)
-    # (prefetch carries a tile's loads in registers: L with the decode tile_m, K spanning many tiles)
+    # (prefetch carries a tile's loads in registers: the decode tile_m, K spanning several tiles)
     pipelined = [("S", 1, 0), ("M", 1, 0), ("L", 1, 0)]
     if get_target(target).async_copy:
         pipelined += [("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)]
@@ -71,7 +71,7 @@ def runtime_suite(target: str):
                                                out_dtype="bf16", mode="atomic", target=target, model_dim=md2,
                                                inter_dim=inter2, experts=e2, topk=k2, tokens_hint=tokens,
                                                prefetch=prefetch, stages=stages,
-                                               tile_m=16 if prefetch and name == "L" else None)))
+                                               tile_m=16 if prefetch else None)))
     return specs
 
 
@@ -109,14 +109,15 @@ def tiles_suite(target: str, dtypes=None):
     loads = [(0, 0), (1, 0)]
     specs = []
     for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
-        for tm in sorted({default_tile_m(t) for t in token_list if t <= 64}):
-            for dtype, group in TILE_DTYPES.items():
-                if dtypes and dtype not in dtypes:
-                    continue
+        for dtype, group in TILE_DTYPES.items():
+            if dtypes and dtype not in dtypes:
+                continue
+            atom_m = get_target(target).mma[dtype].m
+            for tm in sorted({default_tile_m(t, atom_m) for t in token_list if t <= 64}):
                 for stage in (1, 2):
                     for tn in (16, 32, 64, 128, 256):
                         for tk in (128, 256):
-                            for waves in (1, 2, 4):
+                            for waves in (2, 4):   # 1 wave per block never won on the H100
                                 for pf, st in loads:
                                     spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                                       mode="atomic", target=target, model_dim=md, inter_dim=inter,

@@ -132,4 +132,42 @@ class MmaSyncLayout(_Layout):
         return e.op(f"vector.from_elements {s0}, {s1}, {s0}, {s1} : {acc_t}")
 
 
-LAYOUTS = {"mfma": MfmaLayout, "mma_sync": MmaSyncLayout}
+class MmaSyncTLayout(MmaSyncLayout):
+    """sm_90 mma.sync m16n8k16 with the weights as the 16-row operand (decode: 16 columns x 8 tokens).
+
+    MMA row g / g + 8 is weight column 2g / 2g + 1 of a 16-column block, so a lane's two accumulator
+    rows are adjacent output columns; MMA column 2t / 2t + 1 is token row 2t / 2t + 1.  A lane holds one
+    activation row (token g) and, per K32 step, 8 k of each of its two weight columns (k 8t ..);
+    MMA u of the step takes words 2u, 2u + 1 of each.  C: c0, c1 column 2g, tokens 2t, 2t + 1;
+    c2, c3 column 2g + 1.
+    """
+
+    block_cols = 16
+
+    def a_rows(self, e, parts):
+        return [parts["g"]]
+
+    def a_operands(self, e, loads, n_mma):
+        w = [e.op(f"vector.extract {loads[0]}[{i}] : i32 from vector<4xi32>") for i in range(4)]
+        return [e.op(f"vector.from_elements {w[2 * u]}, {w[2 * u + 1]} : vector<2xi32>") for u in range(n_mma)]
+
+    def b_operands(self, e, data, n_mma):
+        cols = [[e.op(f"vector.extract {d}[{i}] : i32 from vector<4xi32>") for i in range(4)] for d in data]
+        a, b = cols
+        return [e.op(f"vector.from_elements {a[2 * u]}, {b[2 * u]}, {a[2 * u + 1]}, {b[2 * u + 1]} : vector<4xi32>")
+                for u in range(n_mma)]
+
+    def c_rows(self, e, parts):
+        r0 = e.mulc(parts["t"], 2)
+        return [(r0, [((0, 0), (0, 2))]), (e.addc(r0, 1), [((0, 1), (0, 3))])]
+
+    def pair_col(self, e, parts):
+        return e.mulc(parts["g"], 2)
+
+    def scale_vec(self, e, pair, r, acc_t):
+        s0 = e.op(f"vector.extract {pair}[0] : f32 from vector<2xf32>")
+        s1 = e.op(f"vector.extract {pair}[1] : f32 from vector<2xf32>")
+        return e.op(f"vector.from_elements {s0}, {s0}, {s1}, {s1} : {acc_t}")
+
+
+LAYOUTS = {"mfma": MfmaLayout, "mma_sync": MmaSyncLayout, "mma_sync_t": MmaSyncTLayout}

@@ -66,10 +66,15 @@ def supported_summary() -> str:
     return "; ".join(rows) + f"; targets {', '.join(TARGETS)}"
 
 
-def default_tile_m(tokens_hint):
-    """tile_m of a layer call by its token count (one tile_m serves both stages: routing is built once)."""
+def default_tile_m(tokens_hint, atom_m: int = 16):
+    """tile_m of a layer call by its token count (one tile_m serves both stages: routing is built once).
+    Where the MMA takes 8 tokens at a time (weights as the 16-row operand): 8 at <= 8 tokens, at most 32."""
     if tokens_hint is None:
         return 32
+    if atom_m == 8 and tokens_hint <= 8:
+        return 8
+    if atom_m == 8 and tokens_hint > 64:
+        return 32   # its warps are at least 16 columns wide: 32 rows keep the accumulators in budget
     if tokens_hint <= 64:
         return 16
     if tokens_hint <= 256:

@@ -64,9 +64,14 @@ MMA_E4M3 = _mma_sync("mma_m16n8k32_e4m3", 32, "fp8")
 MMA_S8 = _mma_sync("mma_m16n8k32_s8", 32, "i8", "vector<4xi32>")
 MMA_BF16 = _mma_sync("mma_m16n8k16_bf16", 16, "bf16")                     # two per K32 step
 MMA_F16 = _mma_sync("mma_m16n8k16_f16", 16, "f16")
+# the weights as the 16-row operand: 8 tokens x 16 weight columns per MMA (decode)
+MMA_F16_T = MmaAtom("mma_m16n8k16_f16_t", 8, 16, 16, "vector<2xi32>", "vector<4xi32>", "vector<4xf32>", 4,
+                    "mma_sync_t", "f16")
+MMA_BF16_T = MmaAtom("mma_m16n8k16_bf16_t", 8, 16, 16, "vector<2xi32>", "vector<4xi32>", "vector<4xf32>", 4,
+                     "mma_sync_t", "bf16")
 
 ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
-                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16)}
+                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T)}
 
 
 def _by_act(fp8_atom, i8, bf16, f16, **override):
@@ -88,7 +93,8 @@ TARGETS = {
                     # f16 HMMA plus e4m3 -> f16 conversions of both operands at every MMA); int4 codes
                     # and e4m3 activations are exact in f16, so converting A once per K step and
                     # unpacking B straight to f16 gives the same sums with half the instructions
-                    _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, int4_fp8=MMA_F16, fp8=MMA_F16), "moe-to-nvvm", ".ptx",
+                    _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, int4_fp8=MMA_F16_T, fp8=MMA_F16,
+                            int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96, async_copy=True),

@@ -31,7 +31,12 @@ FAMILIES = {
     "amdgpu": dict(wave=64, block_cols=32, tiles_per_block=2, k_chunk=64),
     # mma.sync m16n8: lane l = 4g + t holds column g, k 8t ..
     "nvptx": dict(wave=32, block_cols=8, tiles_per_block=1, k_chunk=128),
+    # mma.sync with the weights as the 16-row operand (16 columns x 8 tokens per MMA): lane l = 4g + t
+    # holds columns 2g and 2g + 1 (MMA rows g and g + 8), k 8t ..; two columns per lane and step
+    "nvptx_t": dict(wave=32, block_cols=16, tiles_per_block=1, k_chunk=128, cols_per_lane=2),
 }
+# layouts chosen by (family, dtype) instead of the family's default
+FAMILY_BY_DTYPE = {("nvptx", "int4_fp8"): "nvptx_t", ("nvptx", "int4_bf16"): "nvptx_t"}
 FAMILY_OF = {"gfx942": "amdgpu", "gfx950": "amdgpu", "sm_90": "nvptx", "sm_90a": "nvptx"}
 
 # int4 element p of a step -> nibble of the word, per unpack scheme
@@ -66,6 +71,7 @@ class Geometry:
     bits: int            # bits per weight element
     scheme: str | None   # int4 unpack scheme, None for weights used as stored
     order: tuple         # int4: nibble of element p (identity otherwise)
+    cols_per_lane: int = 1   # weight columns a lane holds per step (their 8 k each, column-major)
 
     @property
     def steps(self) -> int:
@@ -73,7 +79,7 @@ class Geometry:
 
     @property
     def step_bytes(self) -> int:
-        return self.bits          # 8 elements of `bits` bits
+        return self.bits * self.cols_per_lane   # 8 elements of `bits` bits per column
 
     @property
     def steps_per_piece(self) -> int:
@@ -92,10 +98,12 @@ class Geometry:
         return f"{self.family}_b{self.block_cols}_k{self.k_chunk}_w{self.bits}" + (
             f"_{self.scheme}" if self.scheme else "")
 
-    def lane_col(self, lane: int, tile: int) -> int:
-        """Column inside the block held by `lane` in MMA tile `tile` of the block."""
+    def lane_col(self, lane: int, tile: int, c: int = 0) -> int:
+        """Column inside the block held by `lane` in MMA tile `tile` of the block (its c-th column)."""
         if self.family == "amdgpu":
             return 2 * (lane % 16) + tile
+        if self.family == "nvptx_t":
+            return 2 * (lane // 4) + c
         return lane // 4
 
     def lane_k(self, lane: int) -> int:
@@ -130,4 +138,5 @@ def geometry(target: str, weight: str, dtype: str) -> Geometry:
     if weight == "int4" and scheme is None:
         raise ValueError(f"no int4 unpack scheme for {dtype} on {target}")
     order = NIBBLE_ORDERS[SCHEME_ORDER[scheme]] if scheme else tuple(range(8))
-    return Geometry(fam, bits=WEIGHT_BITS[weight], scheme=scheme, order=order, **FAMILIES[fam])
+    layout = FAMILY_BY_DTYPE.get((fam, dtype), fam)
+    return Geometry(layout, bits=WEIGHT_BITS[weight], scheme=scheme, order=order, **FAMILIES[layout])

@@ -9,7 +9,7 @@ from moe_codegen.host import (fp8_dtype, prepare_dense_weights, prepare_dtype_we
 from moe_codegen.spec import DTYPES
 
 TARGETS = ("gfx942", "gfx950", "sm_90")
-LAYOUTS = {"gfx942": "amdgpu_b32_k64_w4_f32", "gfx950": "amdgpu_b32_k64_w4_f32", "sm_90": "nvptx_b8_k128_w4_f16"}
+LAYOUTS = {"gfx942": "amdgpu_b32_k64_w4_f32", "gfx950": "amdgpu_b32_k64_w4_f32", "sm_90": "nvptx_t_b16_k128_w4_f16"}
 # the int4 layouts before the geometry existed, which the geometry must reproduce byte for byte
 OLD_INT4_SHAPE = {"amd": lambda E, N, K: (E, N // 32, K // 64, 2, 64, 8),
                   "nv": lambda E, N, K: (E, N // 8, K // 128, 32, 16)}
@@ -30,7 +30,7 @@ def test_round_trip(target, group_size):
                         group_size=group_size)
     assert p.layout == LAYOUTS[target] and (p.experts, p.n, p.k) == (E, N, K) and p.dtype == "int4_fp8"
     assert p.w.dtype == torch.uint8 and p.w.is_contiguous() and p.w.numel() == E * N * K // 2
-    shape = (E, N // 32, K // 64, 2, 1, 64, 8) if target.startswith("gfx") else (E, N // 8, K // 128, 1, 1, 32, 16)
+    shape = (E, N // 32, K // 64, 2, 1, 64, 8) if target.startswith("gfx") else (E, N // 16, K // 128, 1, 2, 32, 16)
     assert p.w.shape == shape
     assert p.scale.is_contiguous() and torch.equal(p.scale, s)
     assert torch.equal(unpack_prepared(p), q)
@@ -43,12 +43,13 @@ def test_quantized_weights_round_trip():
         assert torch.equal(unpack_prepared(prepare_weights(q, s, target=target, group_size=32)), q)
 
 
-def _single(target, E, N, K, e, n, k, v):
+def _single(target, E, N, K, e, n, k, v, old_axes=True):
     q = torch.zeros(E, N, K, dtype=torch.int8)
     q[e, n, k] = v
     p = prepare_weights(q, torch.ones(E, N), target=target, group_size=-1)
     w = p.w ^ 0x88 if p.geometry.offset_binary else p.w     # sm_90's pair scheme stores code + 8
-    w = w.reshape(OLD_INT4_SHAPE[_fam(target)](E, N, K))   # same bytes, the old axes
+    if old_axes:
+        w = w.reshape(OLD_INT4_SHAPE[_fam(target)](E, N, K))   # same bytes, the old axes
     nz = torch.nonzero(w)
     assert nz.shape[0] == 1, "exactly one byte changes"
     return tuple(nz[0].tolist()), int(w[tuple(nz[0])])
@@ -64,12 +65,13 @@ def test_hand_checked_amd():
 
 
 def test_hand_checked_nvidia():
-    # n = 13 -> nb 1, g 5; k = 200 = 128 + 2*32 + 1*8 + 0 -> kb 1, h 2, t 1, p 0
-    # -> lane g*4 + t = 21, byte h*4 + p//2 = 8, low nibble.
-    assert _single("sm_90", 1, 16, 256, 0, 13, 200, 5) == ((0, 1, 1, 21, 8), 0x05)
-    # k = 119 = 3*32 + 2*8 + 7 -> kb 0, h 3, t 2, p 7; n = 2 -> g 2
-    # -> lane 10, byte 12 + 3 = 15, high nibble.
-    assert _single("sm_90", 1, 16, 256, 0, 2, 119, 5) == ((0, 0, 0, 10, 15), 0x50)
+    # int4_fp8 on sm_90: weights as the 16-row MMA operand, lane 4g + t holds columns 2g, 2g + 1.
+    # n = 13 -> nb 0, g 6, column 1 of the lane; k = 200 = 128 + 2*32 + 1*8 + 0 -> kb 1, step 2, t 1, p 0
+    # -> lane 25, piece 1 (2 steps of 8 bytes a piece), byte 0*8 + 1*4 + nibble 0 // 2 = 4, low nibble.
+    assert _single("sm_90", 1, 16, 256, 0, 13, 200, 5, old_axes=False) == ((0, 0, 1, 0, 1, 25, 4), 0x05)
+    # k = 119 = 3*32 + 2*8 + 7 -> kb 0, step 3, t 2, p 7 (nibble 7 in the pair order); n = 2 -> g 1,
+    # column 0 -> lane 6, piece 1, byte 1*8 + 0*4 + 3 = 11, high nibble.
+    assert _single("sm_90", 1, 16, 256, 0, 2, 119, 5, old_axes=False) == ((0, 0, 0, 0, 1, 6, 11), 0x50)
 
 
 def test_rejects_bad_shapes():
@@ -80,7 +82,9 @@ def test_rejects_bad_shapes():
     with pytest.raises(ValueError, match="K=96"):
         prepare_weights(q, torch.ones(1, 32), target="gfx942", group_size=-1)
     with pytest.raises(ValueError, match="K=192"):
-        prepare_weights(torch.zeros(1, 8, 192, dtype=torch.int8), torch.ones(1, 8), target="sm_90", group_size=-1)
+        prepare_weights(torch.zeros(1, 16, 192, dtype=torch.int8), torch.ones(1, 16), target="sm_90", group_size=-1)
+    with pytest.raises(ValueError, match="N=8 must be a multiple of 16"):   # two columns per lane on sm_90
+        prepare_weights(torch.zeros(1, 8, 128, dtype=torch.int8), torch.ones(1, 8), target="sm_90", group_size=-1)
     q = torch.zeros(1, 32, 128, dtype=torch.int8)
     with pytest.raises(ValueError):
         prepare_weights(q, torch.ones(1, 32), target="gfx942", group_size=32)  # wrong scale shape
@@ -100,9 +104,11 @@ def _nibble(v):
 
 @pytest.mark.parametrize("target", ["gfx942", "sm_90"])
 def test_every_byte_against_layout_formula(target):
-    # The old layout definitions, transcribed literally, one byte at a time.
+    # The old layout definitions, transcribed literally, one byte at a time (on sm_90 the one-column-per-
+    # lane layout is W4A8's, with its byte nibble order: low nibbles elements 0-3, high nibbles 4-7).
     q = random_int4(1, 32, 128, torch.Generator().manual_seed(9))
-    p = prepare_weights(q, torch.ones(1, 32), target=target, group_size=-1)
+    p = prepare_weights(q, torch.ones(1, 32), target=target, group_size=-1,
+                        dtype="int4_fp8" if target == "gfx942" else "int4")
     w = p.w ^ 0x88 if p.geometry.offset_binary else p.w     # sm_90's pair scheme stores code + 8
     w = w.reshape(OLD_INT4_SHAPE[_fam(target)](1, 32, 128))
     Q = q.tolist()
@@ -114,7 +120,7 @@ def test_every_byte_against_layout_formula(target):
         else:
             e, nb, kb, l, b = idx
             n, t = nb * 8 + l // 4, l % 4
-            elem = lambda P: 2 * (P % 4) + P // 4  # noqa: E731  nibble position P of a word holds element p
+            elem = lambda P: 4 * (P % 2) + P // 2  # noqa: E731  nibble position P of a word holds element p
             ks = [kb * 128 + (b // 4) * 32 + t * 8 + elem(P) for P in (2 * (b % 4), 2 * (b % 4) + 1)]
         want = _nibble(Q[e][n][ks[0]]) | (_nibble(Q[e][n][ks[1]]) << 4)
         assert int(w[tuple(idx)]) == want, idx
@@ -147,34 +153,41 @@ def test_fp8_layout_every_byte(target):
 FAMILY = {
     "amd": dict(wave=64, bc=32, tiles=2, kc=64),
     "nv": dict(wave=32, bc=8, tiles=1, kc=128),
+    "nv_t": dict(wave=32, bc=16, tiles=1, kc=128),   # lane 4g + t: columns 2g, 2g + 1, k 8t
 }
+TRANSPOSED = ("int4_fp8", "int4_bf16")              # sm_90 dtypes whose weights are the 16-row MMA operand
 BITS = {"int4": 4, "fp8": 8, "i8": 8, "bf16": 16, "f16": 16}
 # int4 element p -> nibble of the step's 32-bit word, per (family, dtype)
 PAIRS = [0, 4, 1, 5, 2, 6, 3, 7]          # nibbles P, P + 4 hold elements 2P, 2P + 1 (f16x2 / bf16x2)
 BYTES = [0, 2, 4, 6, 1, 3, 5, 7]          # low nibbles hold elements 0-3, high nibbles 4-7 (i8x16)
-NIBBLE = {("amd", "int4_fp8"): list(range(8)), ("nv", "int4_fp8"): PAIRS,
+NIBBLE = {("amd", "int4_fp8"): list(range(8)), ("nv_t", "int4_fp8"): PAIRS,
           ("amd", "int4"): BYTES, ("nv", "int4"): BYTES,
-          ("amd", "int4_bf16"): list(range(8)), ("nv", "int4_bf16"): PAIRS}
+          ("amd", "int4_bf16"): list(range(8)), ("nv_t", "int4_bf16"): PAIRS}
 
 
 def expected_location(target, dtype, E, N, K, e, n, k):
     """(index of the byte(s) in the packed tensor, nibble or None) of element (e, n, k), by the formula."""
     fam = _fam(target)
+    if fam == "nv" and dtype in TRANSPOSED:
+        fam = "nv_t"
     F = FAMILY[fam]
     bits = BITS[DTYPES[dtype].weight]
+    cols = 2 if fam == "nv_t" else 1              # weight columns per lane and step
     steps = F["kc"] // 32
-    spp = min(steps, 16 // bits)                  # steps per 16-byte piece
+    spp = min(steps, 16 // (bits * cols))         # steps per 16-byte piece
     nb, c = divmod(n, F["bc"])
     kb, kk = divmod(k, F["kc"])
     step, r = divmod(kk, 32)
     kq, p = divmod(r, 8)                          # lane's k offset 8 * kq, element p of the step
     if fam == "amd":                              # lane l: column l % 16 of tile, k 8 * (l // 16); col 2c + tile
         tile, lane = c % 2, 16 * kq + c // 2
-    else:                                         # lane 4g + t: column g, k 8t
+    elif fam == "nv":                             # lane 4g + t: column g, k 8t
         tile, lane = 0, 4 * c + kq
+    else:                                         # lane 4g + t: columns 2g, 2g + 1 (word c % 2 of the step)
+        tile, lane = 0, 4 * (c // 2) + kq
     piece, sp = divmod(step, spp)
     base = (e, nb, kb, tile, piece, lane)
-    step_byte = sp * bits
+    step_byte = sp * bits * cols + (c % 2) * bits if fam == "nv_t" else sp * bits
     if bits == 4:
         P = NIBBLE[(fam, dtype)][p]
         return base + (step_byte + P // 2,), P % 2
@@ -254,23 +267,22 @@ def test_single_element_lands_alone(target, dtype):
             assert set(nz) <= {idx, idx[:-1] + (idx[-1] + 1,)} and len(nz) >= 1
 
 
-def test_int4_dtypes_differ_only_in_nibble_order():
+def test_int4_dtypes_of_one_layout_differ_only_in_nibble_order():
     q = random_int4(1, 32, 128, torch.Generator().manual_seed(4))
     for target in TARGETS:
         ps = {d: prepare_weights(q, torch.ones(1, 32), target=target, group_size=-1, dtype=d)
               for d in ("int4_fp8", "int4", "int4_bf16")}
-        shapes = {p.w.shape for p in ps.values()}
-        assert len(shapes) == 1
+        assert len({p.w.numel() for p in ps.values()}) == 1
         for p in ps.values():
             assert torch.equal(unpack_prepared(p), q)
             # each 32-bit word holds the same 8 codes, in some order
             words = (p.w ^ 0x88 if p.geometry.offset_binary else p.w).reshape(-1, 4).to(torch.int64)
             nibs = torch.stack([(words[:, b] >> s) & 0xF for b in range(4) for s in (0, 4)], 1)
-            r = ps["int4_fp8"]
+            r = next(o for o in ps.values() if o.geometry.family == p.geometry.family)   # same lanes and words
             ref = (r.w ^ 0x88 if r.geometry.offset_binary else r.w).reshape(-1, 4).to(torch.int64)
             rnibs = torch.stack([(ref[:, b] >> s) & 0xF for b in range(4) for s in (0, 4)], 1)
             assert torch.equal(nibs.sort(1).values, rnibs.sort(1).values)
-    # on sm_90 int4_fp8 and int4_bf16 share the f16x2 / bf16x2 pair order; int4 uses the byte order
+    # on sm_90 int4_fp8 and int4_bf16 share the transposed layout and the pair order; int4 has its own
     p = {d: prepare_weights(q, torch.ones(1, 32), target="sm_90", group_size=-1, dtype=d).w
          for d in ("int4_fp8", "int4", "int4_bf16")}
     assert torch.equal(p["int4_fp8"], p["int4_bf16"]) and not torch.equal(p["int4_fp8"], p["int4"])

@@ -46,7 +46,7 @@ class PreparedWeights:
 def _tile_perm_list(g: Geometry) -> tuple:
     """Source element (c * k_chunk + kk) of every destination slot of one (column block, K chunk) tile.
 
-    Destination slots in storage order: tile, piece, lane, step in piece, position j (0..7).
+    Destination slots in storage order: tile, piece, lane, step in piece, column of the lane, position j.
     """
     inv_order = [0] * 8
     for p, nib in enumerate(g.order):
@@ -55,12 +55,13 @@ def _tile_perm_list(g: Geometry) -> tuple:
     for tile in range(g.tiles_per_block):
         for piece in range(g.pieces):
             for lane in range(g.wave):
-                c = g.lane_col(lane, tile)
                 for sp in range(g.steps_per_piece):
                     step = piece * g.steps_per_piece + sp
-                    for j in range(8):
-                        p = inv_order[j] if g.bits == 4 else j
-                        out.append(c * g.k_chunk + step * 32 + g.lane_k(lane) + p)
+                    for cl in range(g.cols_per_lane):
+                        c = g.lane_col(lane, tile, cl)
+                        for j in range(8):
+                            p = inv_order[j] if g.bits == 4 else j
+                            out.append(c * g.k_chunk + step * 32 + g.lane_k(lane) + p)
     if sorted(out) != list(range(g.block_cols * g.k_chunk)):
         raise ValueError(f"geometry {g.name} does not place every element of a tile exactly once")
     return tuple(out)

@@ -39,7 +39,7 @@ def tuned(spec):
     if spec.tokens_hint is None:
         return None
     keys = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk")
-    tm = spec.tile_m or default_tile_m(spec.tokens_hint)
+    tm = spec.tile_m or default_tile_m(spec.tokens_hint, get_target(spec.target).mma[spec.dtype].m)
     best = None
     for e in _tuned_table():
         if all(e[k] == getattr(spec, k) for k in keys) and e["tile_m"] == tm and e["tokens_max"] >= spec.tokens_hint:
@@ -71,7 +71,7 @@ def choose(spec):
     pair = layout_of(target, spec.dtype).block_cols  # columns of one prepared weight block
     notes = []
 
-    tile_m = spec.tile_m or default_tile_m(spec.tokens_hint)
+    tile_m = spec.tile_m or default_tile_m(spec.tokens_hint, atom.m)
     if tile_m % atom.m or tile_m > 128:
         raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most 128")
 

@@ -294,9 +294,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                     continue
                 ws = [e.op(f"vector.extract {sub_pieces[p]}[{w0 * step_words + j}] : i32 from {piece_t}")
                       for j in range(step_words)]
-                if int4:
-                    data = e.generic("moe.unpack_int4", ws, [i32], b_data_t,
-                                     f'to = "{atom.elem}", scheme = "{geo.scheme}"')
+                if int4:   # one word per weight column of the lane
+                    cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
+                                      f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
+                    data = cols[0] if len(cols) == 1 else cols
                 else:                              # weights used as stored: the words are the operand
                     vec = e.op(f"vector.from_elements {', '.join(ws)} : vector<{step_words}xi32>")
                     data = vec if b_data_t == f"vector<{step_words}xi32>" else \

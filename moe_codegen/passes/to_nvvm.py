@@ -37,6 +37,9 @@ MMA = {
     "mma_m16n8k32_s8": ("s8", 32, 4, 2, "i32", "i32"),
     "mma_m16n8k16_bf16": ("bf16", 16, 4, 2, "f32", "i32"),
     "mma_m16n8k16_f16": ("f16", 16, 4, 2, "f32", "vector<2xf16>"),
+    # weights as the 16-row operand: the mid-level b (4 registers) goes to A, a (2 registers) to B
+    "mma_m16n8k16_f16_t": ("f16", 16, 4, 2, "f32", "vector<2xf16>"),
+    "mma_m16n8k16_bf16_t": ("bf16", 16, 4, 2, "f32", "i32"),
 }
 
 
@@ -121,7 +124,7 @@ def _mma(op):
         return out if rt == "i32" else [e.op(f"llvm.bitcast {r} : i32 to {rt}") for r in out]
 
     def build(e, a):
-        av, bv = regs(e, a[0], na), regs(e, a[1], nb)
+        av, bv = (regs(e, a[1], na), regs(e, a[0], nb)) if atom.endswith("_t") else (regs(e, a[0], na), regs(e, a[1], nb))
         cv = [e.op(f"vector.extract {a[2]}[{i}] : {ct} from vector<4x{ct}>") for i in range(4)]
         r = e.op(f"nvvm.mma.sync A[{', '.join(av)}] B[{', '.join(bv)}] C[{', '.join(cv)}] {{{attrs}}} "
                  f": ({rt}, {rt}, {ct}) -> {st}")
