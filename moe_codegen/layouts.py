@@ -126,10 +126,11 @@ class MmaSyncLayout(_Layout):
     def pair_col(self, e, parts):
         return e.mulc(parts["t"], 2)
 
+    scale_cols = (0, 1, 0, 1)   # column of the lane's pair each accumulator element belongs to
+
     def scale_vec(self, e, pair, r, acc_t):
-        s0 = e.op(f"vector.extract {pair}[0] : f32 from vector<2xf32>")
-        s1 = e.op(f"vector.extract {pair}[1] : f32 from vector<2xf32>")
-        return e.op(f"vector.from_elements {s0}, {s1}, {s0}, {s1} : {acc_t}")
+        s = [e.op(f"vector.extract {pair}[{i}] : f32 from vector<2xf32>") for i in range(2)]
+        return e.op(f"vector.from_elements {', '.join(s[c] for c in self.scale_cols)} : {acc_t}")
 
 
 class MmaSyncTLayout(MmaSyncLayout):
@@ -164,10 +165,7 @@ class MmaSyncTLayout(MmaSyncLayout):
     def pair_col(self, e, parts):
         return e.mulc(parts["g"], 2)
 
-    def scale_vec(self, e, pair, r, acc_t):
-        s0 = e.op(f"vector.extract {pair}[0] : f32 from vector<2xf32>")
-        s1 = e.op(f"vector.extract {pair}[1] : f32 from vector<2xf32>")
-        return e.op(f"vector.from_elements {s0}, {s0}, {s1}, {s1} : {acc_t}")
+    scale_cols = (0, 0, 1, 1)
 
 
 LAYOUTS = {"mfma": MfmaLayout, "mma_sync": MmaSyncLayout, "mma_sync_t": MmaSyncTLayout}
