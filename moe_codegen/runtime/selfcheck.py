@@ -69,13 +69,18 @@ def activations(spec, stage, tokens, gen, target, device="cuda"):
 
 
 def corrupted(prep, expert, target):
-    """(w, sw) for the kernel with one weight row wrong: column 3 of `expert` (group 0 for group scales).
+    """(w, sw) for the kernel with one weight row wrong: row (output column) 3 of `expert`.
 
-    Scaled weights: that scale times 4.  Unscaled (bf16 / f16): the row's weights times 4.
+    Scaled weights: its scale times 4 (every K group's, for group scales: one group alone can carry too
+    little of the dot product for the check to see it on every draw).  Unscaled (bf16 / f16): the row's
+    weights times 4.
     """
     if prep.scale is not None:
         sw = prep.scale.clone()
-        sw[(expert,) + ((0, 3) if sw.dim() == 3 else (3,))] *= 4
+        if sw.dim() == 3:
+            sw[expert, :, 3] *= 4
+        else:
+            sw[expert, 3] *= 4
         return prep.w, sw
     logical = unpack_prepared(prep).clone()
     logical[expert, 3] *= 4
