@@ -38,7 +38,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "smem"):
+        for k in ("prefetch", "stages"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -119,6 +119,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     n0 = e.add(e.mulc(by, tn), e.mulc(wave, wave_n))
     pair_col = lay.pair_col(e, parts)
 
+    def slot_major(tok, slot):
+        """int8smooth's stage-1 row of (token, slot): slot * tokens + token."""
+        return e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok)
+
     def row_info(row):
         v = load("%sorted_ids", e.mulc(row, 4), true, i32)
         tok = e.op(f"arith.andi {v}, {e.c(TOKEN_MASK)} : i32")
@@ -135,8 +139,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             tok, slot, valid = row_info(e.add(row0, e.addc(r_in_tile, m * atom.m)))
             if spec.stage == 2:
                 arow = e.add(e.mulc(tok, topk), slot)
-            elif info.slot_major:   # int8smooth: row slot * tokens + token
-                arow = e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok)
+            elif info.slot_major:
+                arow = slot_major(tok, slot)
             else:
                 arow = tok
             slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), valid))
@@ -178,28 +182,21 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         return [[load(sw_e, e.mulc(next(s_["scol"] for s_ in subs if (s_["b"], s_["gu"]) == key), 2), true,
                       "vector<2xbf16>", e.mulc(e.addc(g0, g), 2 * N)) for key in keys] for g in range(n_groups)]
 
-    def flat(tile):
-        return [v for chunk in tile for sub in chunk for v in sub]
+    def flat(x):
+        """Nested lists of values -> one list (the order loop-carried values travel in)."""
+        return [v for item in x for v in flat(item)] if isinstance(x, list) else [x]
 
-    def unflat(values):
-        it = iter(values)
-        return [[[next(it) for _ in range(geo.pieces)] for _ in subs] for _ in range(tk // kc)]
-
-    def nest(x):
-        return [v for item in x for v in nest(item)] if isinstance(x, list) else [x]
-
-    def unnest(values, shape):
+    def unflat(values, shape):
         it = iter(values)
 
         def build(dims):
             return [build(dims[1:]) if len(dims) > 1 else next(it) for _ in range(dims[0])]
         return build(shape) if shape[0] else []
 
-    flat_shape_w = [None] * ((tk // kc) * len(subs) * geo.pieces)
-    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]))
-    s_shape = (n_groups, len(keys))
-    n_a = (tk // kc) * geo.steps * m_reps * len(a_rows[0])
-    n_s = n_groups * len(keys)
+    w_shape = (tk // kc, len(subs), geo.pieces)            # load_tile's nesting
+    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]))  # load_a's
+    s_shape = (n_groups, len(keys))                         # load_scales'
+    n_w, n_a = w_shape[0] * w_shape[1] * w_shape[2], a_shape[0] * a_shape[1] * a_shape[2] * a_shape[3]
 
     # staged weights: a ring of `stages` K tiles in shared memory, each lane copying (cp.async) and
     # later reading its own 16-byte pieces, so no barrier is needed; slot layout [stage][wave][piece][lane]
@@ -232,7 +229,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 ptr = e.op(f"llvm.getelementptr {smem}[{e.addc(base, j * W * geo.piece_bytes)}] "
                            f": (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
                 vals.append(e.op(f"llvm.load {ptr} {{alignment = 16 : i64}} : !llvm.ptr<3> -> {piece_t}"))
-            return unflat(vals)
+            return unflat(vals, w_shape)
 
         last = e.c(K - tk)
         for st in range(stages - 1):   # prologue: the first stages - 1 tiles (clamped: K may hold fewer)
@@ -243,8 +240,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     types = [run_t] * n_acc
     iters = [f"%run{i} = {zero}" for i in range(n_acc)]
     if prefetch:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
-        first = flat(load_tile(e.c(0))) + nest(load_a(e.c(0))) + nest(load_scales(e.c(0)))
-        types += [piece_t] * len(flat_shape_w) + [a_load_t] * n_a + ["vector<2xbf16>"] * n_s
+        first = flat([load_tile(e.c(0)), load_a(e.c(0)), load_scales(e.c(0))])
+        types += [piece_t] * n_w + [a_load_t] * n_a + ["vector<2xbf16>"] * (len(first) - n_w - n_a)
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     kt = "%kt"
     results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
@@ -256,10 +253,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     if prefetch:   # the last iteration reloads its own tile rather than read past the expert
         nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32")
         pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
-        tile = unflat(pf[:len(flat_shape_w)])
-        a_tile = unnest(pf[len(flat_shape_w):len(flat_shape_w) + n_a], a_shape)
-        s_tile = unnest(pf[len(flat_shape_w) + n_a:], s_shape)
-        carried = flat(load_tile(nxt)) + nest(load_a(nxt)) + nest(load_scales(nxt))
+        tile = unflat(pf[:n_w], w_shape)
+        a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
+        s_tile = unflat(pf[n_w + n_a:], s_shape)
+        carried = flat([load_tile(nxt), load_a(nxt), load_scales(nxt)])
     elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
         i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
         ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
@@ -270,6 +267,24 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     else:
         tile, carried = load_tile(kt), []
         a_tile, s_tile = load_a(kt), load_scales(kt)
+    step_t = f"vector<{step_words}xi32>"
+
+    def step_weights(piece, w0):
+        """The lane's weight data of one K32 step (words w0 * step_words .. of a piece) as the MMA's
+        element type: unpacked (int4, one word per weight column of the lane), converted (fp8 on an
+        f16 MMA), or as stored."""
+        if step_words == piece_words and not (int4 or convert_b):   # the piece is this step's data
+            return piece if b_data_t == piece_t else e.op(f"llvm.bitcast {piece} : {piece_t} to {b_data_t}")
+        ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
+        if int4:
+            cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
+                              f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
+            return cols[0] if len(cols) == 1 else cols
+        vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
+        if convert_b:
+            return e.generic("moe.cvt_fp8_f16", [vec], [step_t], b_data_t)
+        return vec if b_data_t == step_t else e.op(f"llvm.bitcast {vec} : {step_t} to {b_data_t}")
+
     for kk in range(tk // kc):
         pieces = tile[kk]
         for h in range(geo.steps):
@@ -280,29 +295,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 steps_a[m] += lay.a_operands(e, loads, n_mma)
             p, w0 = divmod(h, geo.steps_per_piece)
             for si, sub_pieces in enumerate(pieces):
-                if convert_b:   # fp8 weights on an f16 MMA: 8 bytes -> 8 f16
-                    ws = [e.op(f"vector.extract {sub_pieces[p]}[{w0 * step_words + j}] : i32 from {piece_t}")
-                          for j in range(step_words)]
-                    raw = e.op(f"vector.from_elements {', '.join(ws)} : vector<2xi32>")
-                    steps_b[si] += lay.b_operands(e, e.generic("moe.cvt_fp8_f16", [raw], ["vector<2xi32>"],
-                                                               b_data_t), n_mma)
-                    continue
-                if step_words == piece_words and not int4:   # the piece is this step's data
-                    data = sub_pieces[p] if b_data_t == piece_t else \
-                        e.op(f"llvm.bitcast {sub_pieces[p]} : {piece_t} to {b_data_t}")
-                    steps_b[si] += lay.b_operands(e, data, n_mma)
-                    continue
-                ws = [e.op(f"vector.extract {sub_pieces[p]}[{w0 * step_words + j}] : i32 from {piece_t}")
-                      for j in range(step_words)]
-                if int4:   # one word per weight column of the lane
-                    cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
-                                      f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
-                    data = cols[0] if len(cols) == 1 else cols
-                else:                              # weights used as stored: the words are the operand
-                    vec = e.op(f"vector.from_elements {', '.join(ws)} : vector<{step_words}xi32>")
-                    data = vec if b_data_t == f"vector<{step_words}xi32>" else \
-                        e.op(f"llvm.bitcast {vec} : vector<{step_words}xi32> to {b_data_t}")
-                steps_b[si] += lay.b_operands(e, data, n_mma)
+                steps_b[si] += lay.b_operands(e, step_weights(sub_pieces[p], w0), n_mma)
     n_steps = tk // 32 * n_mma
     if grouped:
         gsteps = G // 32 * n_mma
@@ -354,7 +347,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             tok, slot, valid = row_info(row)
             ts = e.add(e.mulc(tok, topk), slot)
             if spec.stage == 1:
-                sx_row = e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok) if info.slot_major else tok
+                sx_row = slot_major(tok, slot) if info.slot_major else tok
                 out_row = e.mulc(ts, inter)
             else:
                 sx_row = ts

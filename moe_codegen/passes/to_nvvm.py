@@ -31,15 +31,15 @@ def _size(t: str):
     m = re.fullmatch(r"vector<(\d+)x(\w+)>", t)
     elem, n = (m.group(2), int(m.group(1))) if m else (t, 1)
     return ELEM_BYTES[elem] * n if elem in ELEM_BYTES else None
-# atom -> (PTX operand type, shape, A regs, B regs, accumulator element, register type of A/B)
+# atom -> (PTX operand type, shape k, A regs, B regs, accumulator element, register type of A/B, swap):
+# with swap the weights are the 16-row operand: the mid-level b (4 registers) goes to A, a (2) to B
 MMA = {
-    "mma_m16n8k32_e4m3": ("e4m3", 32, 4, 2, "f32", "i32"),
-    "mma_m16n8k32_s8": ("s8", 32, 4, 2, "i32", "i32"),
-    "mma_m16n8k16_bf16": ("bf16", 16, 4, 2, "f32", "i32"),
-    "mma_m16n8k16_f16": ("f16", 16, 4, 2, "f32", "vector<2xf16>"),
-    # weights as the 16-row operand: the mid-level b (4 registers) goes to A, a (2 registers) to B
-    "mma_m16n8k16_f16_t": ("f16", 16, 4, 2, "f32", "vector<2xf16>"),
-    "mma_m16n8k16_bf16_t": ("bf16", 16, 4, 2, "f32", "i32"),
+    "mma_m16n8k32_e4m3": ("e4m3", 32, 4, 2, "f32", "i32", False),
+    "mma_m16n8k32_s8": ("s8", 32, 4, 2, "i32", "i32", False),
+    "mma_m16n8k16_bf16": ("bf16", 16, 4, 2, "f32", "i32", False),
+    "mma_m16n8k16_f16": ("f16", 16, 4, 2, "f32", "vector<2xf16>", False),
+    "mma_m16n8k16_f16_t": ("f16", 16, 4, 2, "f32", "vector<2xf16>", True),
+    "mma_m16n8k16_bf16_t": ("bf16", 16, 4, 2, "f32", "i32", True),
 }
 
 
@@ -111,7 +111,7 @@ def _mma(op):
     atom = op.attributes["atom"].value
     if atom not in MMA:
         raise DiagnosedError(f"moe.mma: atom '{atom}' has no sm_90 mma.sync (known: {', '.join(MMA)})", op)
-    ptx, k, na, nb, ct, rt = MMA[atom]
+    ptx, k, na, nb, ct, rt, swap = MMA[atom]
     attrs = (f"layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
              f"multiplicandAPtxType = #nvvm.mma_type<{ptx}>, multiplicandBPtxType = #nvvm.mma_type<{ptx}>, "
              f"shape = #nvvm.shape<m = 16, n = 8, k = {k}>")
@@ -124,7 +124,8 @@ def _mma(op):
         return out if rt == "i32" else [e.op(f"llvm.bitcast {r} : i32 to {rt}") for r in out]
 
     def build(e, a):
-        av, bv = (regs(e, a[1], na), regs(e, a[0], nb)) if atom.endswith("_t") else (regs(e, a[0], na), regs(e, a[1], nb))
+        first, second = (a[1], a[0]) if swap else (a[0], a[1])
+        av, bv = regs(e, first, na), regs(e, second, nb)
         cv = [e.op(f"vector.extract {a[2]}[{i}] : {ct} from vector<4x{ct}>") for i in range(4)]
         r = e.op(f"nvvm.mma.sync A[{', '.join(av)}] B[{', '.join(bv)}] C[{', '.join(cv)}] {{{attrs}}} "
                  f": ({rt}, {rt}, {ct}) -> {st}")

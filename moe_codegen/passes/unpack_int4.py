@@ -99,10 +99,7 @@ def _to_fp8(e, args, out_type):
                        "hi = false")
         words.append(e.generic("moe.cvt_pk_fp8", [f[4 * w + 2], f[4 * w + 3], lo], ["f32", "f32", "i32"],
                                "i32", "hi = true"))
-    vec = e.op(f"vector.from_elements {words[0]}, {words[1]} : vector<2xi32>")
-    if out_type == "vector<2xi32>":
-        return [vec]
-    return [e.op(f"llvm.bitcast {vec} : vector<2xi32> to {out_type}")]
+    return [_words(e, words, out_type)]
 
 
 def _to_i8(e, args, out_type):
