@@ -88,7 +88,8 @@ def best_tiles(rows):
         if r["ok"] and (key not in best or r["us"] < best[key]["us"]):
             best[key] = r
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
-                 tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], us=v["us"], bw_frac=v["bw_frac"])
+                 tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
+                 us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
             for k, v in sorted(best.items())]
 
 
@@ -142,14 +143,15 @@ def run(args):
                 flops = 2 * tokens * k * N * K / t
                 row = dict(shape=shape, dtype=label, tokens=tokens, stage=stage, tile_m=kern.tile_m,
                            tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], prefetch=kern.meta.get("prefetch", 0),
-                           stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"), us=t * 1e6, weight_gb_s=bw / 1e9,
+                           stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"),
+                           wgmma=kern.meta.get("wgmma", 0), us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
                 rows.append(row)
                 print(f"{shape:9s} {label:12s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x"
                       f"{row['tile_k']} w{row['waves']}{' pf' if row['prefetch'] else ''}"
-                      f"{' st%d' % row['stages'] if row['stages'] else ''}: "
+                      f"{' st%d' % row['stages'] if row['stages'] else ''}{' wgmma' if row['wgmma'] else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
                       f"rel_l2 {err:.2e}", flush=True)
@@ -172,7 +174,7 @@ def write(out_dir, ceil, rows):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | "
-                     f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']} | "
+                     f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']}{' wgmma' if r.get('wgmma') else ''} | "
                      f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} ({r['mma_ceiling']}) | {r['rel_l2']:.1e} |")
     (out / "bench.md").write_text("\n".join(lines) + "\n")

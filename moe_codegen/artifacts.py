@@ -71,7 +71,23 @@ def runtime_suite(target: str):
                                                out_dtype="bf16", mode="atomic", target=target, model_dim=md2,
                                                inter_dim=inter2, experts=e2, topk=k2, tokens_hint=tokens,
                                                prefetch=prefetch, stages=stages,
-                                               tile_m=16 if prefetch else None)))
+                                               # (a staged ring is the mma.sync kernel's: L's
+                                               # tokens would pick the prefill kernel's 64)
+                                               tile_m=16 if prefetch else 32 if name == "L" else None)))
+    # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
+    # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
+    # and a cp.async ring of weights and activations (S: K shorter than the ring)
+    for dtype in get_target(target).wgmma or {}:
+        for name, group, extra in (("S", 32, {}), ("M", 128, {}), ("M", -1, {}), ("S", 32, {"waves": 8}),
+                                   ("M", 32, {"prefetch": 1}), ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
+                                   ("M", -1, {"stages": 4})):
+            tokens, md2, inter2, e2, k2 = SHAPES[name]
+            for stage in (1, 2):
+                specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
+                                               mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                               experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
+                                               # (wider tiles spill where K is one tile: S stage 2)
+                                               tile_n=64 * extra.get("waves", 4) // 4, **extra)))
     return specs
 
 
@@ -102,7 +118,8 @@ TILE_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1}
 
 
 def tiles_suite(target: str, dtypes=None):
-    """Legal tile variants of the decode cases for the tile search (benchmarks/bench_sm90.py --sweep):
+    """Legal tile variants of the decode cases (and of the prefill case where the target has a wgmma
+    kernel for the dtype) for the tile search (benchmarks/bench_sm90.py --sweep):
     tile_n, tile_k, waves per block, and whether the K loop loads directly or one K tile ahead.  (The
     shared-memory ring, `stages`, lost to both on every decode case of an earlier search on the H100, so
     it is left out here to keep the search short; pass stages to compile to use it.)"""
@@ -113,12 +130,15 @@ def tiles_suite(target: str, dtypes=None):
             if dtypes and dtype not in dtypes:
                 continue
             atom_m = get_target(target).mma[dtype].m
-            for tm in sorted({default_tile_m(t, atom_m) for t in token_list if t <= 64}):
+            prefill = dtype in (get_target(target).wgmma or {})   # tokens beyond decode: the wgmma kernel
+            for tm in sorted({default_tile_m(t, atom_m) for t in token_list if t <= 64 or prefill}):
                 for stage in (1, 2):
                     for tn in (16, 32, 64, 128, 256):
                         for tk in (128, 256):
-                            for waves in (2, 4):   # 1 wave per block never won on the H100
-                                for pf, st in loads:
+                            # 1 wave per block never won on the H100; the wgmma kernel takes warpgroups
+                            for waves in ((4, 8) if tm >= 64 and prefill else (2, 4)):
+                                # the wgmma kernel: also activations and weights through a cp.async ring
+                                for pf, st in (loads + [(0, 2), (0, 3), (0, 4)] if tm >= 64 and prefill else loads):
                                     spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                                       mode="atomic", target=target, model_dim=md, inter_dim=inter,
                                                       experts=e, topk=k, tile_m=tm, tile_n=tn, tile_k=tk,

@@ -101,7 +101,8 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
     ir_by_stage = {f"{i:02d}-{s.label}": s.ir for i, s in enumerate(log.stages, start=1)}
     binary_blob = b""
     if get_target(spec.target).family == "nvptx":
-        binary_blob, report = ptx_to_cubin(asm, spec.target)
+        t = get_target(spec.target)
+        binary_blob, report = ptx_to_cubin(asm, t.chip or t.name)
         resources, stats = ptxas_resources(report), {}
     else:
         resources, stats = amdgpu_resources(asm), mma_valu_ratio(asm)

@@ -17,14 +17,18 @@ SIGNATURES = {
     "moe.cvt_fp8_f16": (1, ()),
     "moe.group_mma": (None, ("atom", "steps")),
     "moe.mma": (3, ("atom",)),
+    "moe.wgmma": (None, ("atom", "steps")),
+    "moe.wgmma_wait": (1, ("pending",)),
+    "moe.async_proxy_fence": (0, ()),
     "moe.epilogue": (None, ("stage", "rows", "cols", "gate_up", "out_dtype", "mode")),
     "moe.atomic_add": (2, ()),
     "moe.exp2": (1, ()),
-    "moe.async_copy": (5, ()),
+    "moe.async_copy": (None, ()),   # 5 operands, or 6: a validity bit (invalid: zero-filled)
     "moe.async_commit": (0, ()),
     "moe.async_wait": (0, ("pending",)),
 }
-RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0}
+RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0,
+           "moe.async_proxy_fence": 0}
 
 
 def check(op) -> None:

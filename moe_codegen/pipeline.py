@@ -53,7 +53,7 @@ def target_stages(target_name: str):
     if t.family == "amdgpu":
         pre, binary = flydsl_stages(t.name)
     elif t.family == "nvptx":
-        pre, binary = nvptx_stages(t.name)
+        pre, binary = nvptx_stages(t.chip or t.name)
     else:
         raise MoeCodegenError(f"no pipeline for target family {t.family}")
     return [t.lowering_pass, *pre], binary

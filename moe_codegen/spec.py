@@ -66,6 +66,9 @@ def supported_summary() -> str:
     return "; ".join(rows) + f"; targets {', '.join(TARGETS)}"
 
 
+ACT_BYTES = {"fp8": 1, "i8": 1, "bf16": 2, "f16": 2}   # bytes of one activation element
+
+
 def default_tile_m(tokens_hint, atom_m: int = 16):
     """tile_m of a layer call by its token count (one tile_m serves both stages: routing is built once).
     Where the MMA takes 8 tokens at a time (weights as the 16-row operand): 8 at <= 8 tokens, at most 32."""
@@ -73,6 +76,8 @@ def default_tile_m(tokens_hint, atom_m: int = 16):
         return 32
     if atom_m == 8 and tokens_hint <= 8:
         return 8
+    if atom_m == 8 and tokens_hint > 256:
+        return 64   # prefill: the warpgroup MMA kernel stages 64 tokens once for all its warps
     if atom_m == 8 and tokens_hint > 64:
         return 32   # its warps are at least 16 columns wide: 32 rows keep the accumulators in budget
     if tokens_hint <= 64:
@@ -108,6 +113,9 @@ class KernelSpec:
     # copies (bytes in flight independent of registers; targets with async copies); 0: direct loads;
     # None: the plan decides
     stages: Optional[int] = None
+    # 1: warpgroup MMA (sm_90a wgmma), the tile's tokens staged once in shared memory for all its warps
+    # (prefill); 0: per-warp MMAs with operands in registers; None: the plan decides
+    wgmma: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -151,6 +159,8 @@ class KernelSpec:
             raise MoeCodegenError(f"stages must be 0 (direct loads) or 2..8, got {self.stages}")
         if self.stages and self.prefetch:
             raise MoeCodegenError("prefetch (registers) and stages (shared memory) are alternatives; pick one")
+        if self.wgmma not in (None, 0, 1):
+            raise MoeCodegenError(f"wgmma must be 0 or 1, got {self.wgmma}")
         if self.waves is not None and self.waves not in (1, 2, 4, 8):
             raise MoeCodegenError(f"waves must be 1, 2, 4 or 8, got {self.waves}")
         for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):

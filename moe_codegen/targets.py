@@ -24,6 +24,10 @@ class MmaAtom:
     c_elems: int
     layout: str        # key of moe_codegen.layouts.LAYOUTS: the per-lane operand layout
     elem: str = "fp8"  # operand element: fp8, i8, bf16, f16 (activations of another element are converted)
+    # warpgroup MMA (sm_90a wgmma): four warps issue one MMA whose token operand is read from shared
+    # memory through a descriptor (the mid-level a operand is that i64 descriptor); its accumulator
+    # covers every token of the tile, tile_m / 8 times the per-lane layout's 4 elements
+    warpgroup: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Target:
     isa_suffix: str           # file suffix of the assembly
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
     async_copy: bool = False  # per-lane global -> shared copies (cp.async): weights can be staged
+    chip: str = ""            # the binary's chip where it is not `name` (sm_90a: wgmma is arch-specific)
+    wgmma: dict = None        # dtype name -> warpgroup MmaAtom of the prefill kernel (tokens staged in shared memory)
 
 
 def _mfma(name, k, operand, elem, c_type="vector<4xf32>"):
@@ -70,8 +76,15 @@ MMA_F16_T = MmaAtom("mma_m16n8k16_f16_t", 8, 16, 16, "vector<2xi32>", "vector<4x
 MMA_BF16_T = MmaAtom("mma_m16n8k16_bf16_t", 8, 16, 16, "vector<2xi32>", "vector<4xi32>", "vector<4xf32>", 4,
                      "mma_sync_t", "bf16")
 
+# the same weights as the A operand of a warpgroup MMA (wgmma m64nNk16, A from registers: each warp's
+# fragment is the mma.sync one above), tokens (N = tile_m) from shared memory (prefill)
+WGMMA_F16_T = MmaAtom("wgmma_m64k16_f16_t", 8, 16, 16, "i64", "vector<4xi32>", "vector<4xf32>", 4,
+                      "mma_sync_t", "f16", warpgroup=True)
+WGMMA_BF16_T = MmaAtom("wgmma_m64k16_bf16_t", 8, 16, 16, "i64", "vector<4xi32>", "vector<4xf32>", 4,
+                       "mma_sync_t", "bf16", warpgroup=True)
+
 ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
-                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T)}
+                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T, WGMMA_F16_T, WGMMA_BF16_T)}
 
 
 def _by_act(fp8_atom, i8, bf16, f16, **override):
@@ -97,7 +110,8 @@ TARGETS = {
                             int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96, async_copy=True),
+                    acc_budget=96, async_copy=True, chip="sm_90a",
+                    wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T}),
 }
 
 

@@ -71,3 +71,29 @@ def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, prefetch=prefetch, stages=stages)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} prefetch {prefetch} stages {stages}", out, ref, seed)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
+@pytest.mark.parametrize("shape,group,waves,prefetch,stages", [
+    ("S", 32, None, None, None), ("M", 128, None, None, None), ("M", -1, None, None, None),
+    ("S", 32, 8, None, None), ("M", 32, None, 1, None), ("S", 32, None, None, 2), ("M", 32, None, None, 3),
+    ("M", -1, None, None, 4)])
+def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, dtype, stage):
+    """The sm_90a prefill kernel (wgmma, a 64-token tile staged in shared memory for every warp), forced
+    on shapes with fewer tokens than a tile, group sizes 32 and 128 and per-row scales, two warpgroups,
+    weights loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it)."""
+    k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=group, wgmma=1, waves=waves,
+                       prefetch=prefetch, stages=stages)
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
+    check(f"{dtype} stage{stage} {shape} wgmma g{group} waves {waves} prefetch {prefetch} stages {stages}",
+          out, ref, seed)
+
+
+@pytest.mark.parametrize("kind", ["one_expert", "empty_experts"])
+@pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
+def test_prefill_warpgroup_mma_routing(artifacts, dtype, kind):
+    k = artifacts.find(shape="S", stage=1, dtype=dtype, group_size=32, wgmma=1, waves=None, prefetch=None,
+                       stages=None)
+    out, ref, seed = run_stage1(k, SHAPES["S"][0], kind=kind)
+    check(f"{dtype} stage1 S wgmma {kind}", out, ref, seed)

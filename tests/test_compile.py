@@ -47,10 +47,16 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
     assert r["vgpr_spill"] == 0 and r["sgpr_spill"] == 0 and r["scratch_bytes"] == 0, r
     assert r["lds_bytes"] <= get_target(target).lds_limit
     assert r["occupancy_waves_per_simd"] >= 2, r
-    # the token bucket's tile_m (SPEC 5), capped at 32 where the MMA takes 8 tokens (sm_90 int4 decode layout)
+    # the token bucket's tile_m (SPEC 5), capped at 32 where the MMA takes 8 tokens (sm_90 int4 decode
+    # layout) unless the prefill kernel (warpgroup MMA: L's 333 tokens, the int4 dtypes on sm_90) takes it
     atom_m = get_target(target).mma[dtype].m
-    assert k.launch["tile_m"] == (min(TILE_M[shape], 32) if atom_m == 8 else TILE_M[shape])
-    assert MMA_TEXT[target][DTYPES[dtype].act] in k.isa
+    wgmma = bool(k.launch.get("wgmma"))
+    assert wgmma == (target == "sm_90" and shape == "L" and dtype in ("int4_fp8", "int4_bf16"))
+    assert k.launch["tile_m"] == (min(TILE_M[shape], 32) if atom_m == 8 and not wgmma else TILE_M[shape])
+    elem = "f16" if dtype == "int4_fp8" else "bf16"
+    mma = f"wgmma.mma_async.sync.aligned.m64n{TILE_M[shape]}k16.f32.{elem}.{elem}" if wgmma else \
+        MMA_TEXT[target][DTYPES[dtype].act]
+    assert mma in k.isa
     for field in ("vgpr", "agpr", "sgpr", "lds_bytes", "vgpr_spill", "sgpr_spill", "scratch_bytes",
                   "occupancy_waves_per_simd"):
         assert isinstance(r[field], int), field
@@ -197,7 +203,9 @@ def test_artifacts_are_self_describing(tmp_path):
         assert meta["resources"]["vgpr_spill"] == 0
         assert (out / e["id"] / "kernel.cubin").read_bytes()[:4] == b"\x7fELF"
         assert meta["args"][-1] == "tokens:i32"
-        assert meta["block"] in ((256,) if e["kernel"] == "reduce" else (32, 64, 128))  # GEMM: 1, 2 or 4 warps
+        # GEMM: 1, 2 or 4 warps; the prefill (wgmma) kernel also 2 warpgroups
+        assert meta["block"] in ((256,) if e["kernel"] == "reduce" else (32, 64, 128, 256) if e.get("wgmma")
+                                 else (32, 64, 128))
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -2,6 +2,11 @@
 
   running' = fma(mma_chain(a_i, b_i, from zero), s_group, running)
 
+A warpgroup MMA (sm_90a wgmma) chain is one `moe.wgmma` of all the group's
+steps, its first MMA starting from zero (no zeroed registers), then
+`moe.wgmma_wait` for it.  (Issuing a K step's column tiles back to back and
+waiting for them in turn was measured: the in-flight accumulators cost more
+registers than the overlap gained once activations come through the ring.)
 Integer MMAs (i8) chain in i32, exact, and the chain is converted to f32
 before the scale.  s_group is a vector shaped like the running sum: the group scale of the
 column of each accumulator element (the atom's layout decides which).
@@ -34,10 +39,19 @@ def _build(op):
         if str(v.type) != acc_t:
             raise DiagnosedError(f"moe.group_mma: the {what} must have the accumulator type {acc_t}, got {v.type}", op)
 
+    warpgroup = ATOMS[name].warpgroup
+    if warpgroup:   # the chain is one asynchronous MMA group, its accumulator shaped like the running sum
+        chain_t = acc_t
+
     def build(e, args):
-        integer = chain_t.endswith("i32>")
-        acc = e.op(f"arith.constant dense<{'0' if integer else '0.0'}> : {chain_t}")
-        for i in range(steps):
+        if warpgroup:   # no operand is the zero accumulator: the chain's first MMA starts from zero
+            acc = e.generic("moe.wgmma", args[:2 * steps], [a_t] * steps + [b_t] * steps, chain_t,
+                            f"atom = {atom}, steps = {steps} : i64")
+            acc = e.generic("moe.wgmma_wait", [acc], [chain_t], chain_t, "pending = 0 : i64")
+        else:
+            integer = chain_t.endswith("i32>")
+            acc = e.op(f"arith.constant dense<{'0' if integer else '0.0'}> : {chain_t}")
+        for i in range(0 if warpgroup else steps):
             acc = e.generic("moe.mma", [args[i], args[steps + i], acc], [a_t, b_t, chain_t], chain_t,
                             f"atom = {atom}")
         if chain_t != acc_t:

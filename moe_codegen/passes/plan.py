@@ -12,12 +12,13 @@ from pathlib import Path
 
 from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
-from ..spec import default_tile_m
+from ..spec import ACT_BYTES, DTYPES, default_tile_m
 from ..targets import geometry_of, get_target, layout_of
 from .registry import DiagnosedError, register
 
 MAX_WAVES = 4
 MAX_WAVE_COLS = 64
+WGMMA_ACC_BUDGET = 96
 # Target.acc_budget: accumulator registers per lane allowed, so that a kernel
 # keeps >= 2 waves per SIMD (gfx9: 512 unified VGPR+AGPR / 2) with room left
 # for operands and addresses, and sm_90 stays under 255 registers unspilled.
@@ -27,6 +28,8 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
     m_reps = tile_m // atom.m
     subs = (tile_n // waves) // atom.n * (2 if stage == 1 else 1)
     live = m_reps * subs * atom.c_elems
+    if atom.warpgroup:   # one fresh chain at a time (its MMA waits before the scale-add), operands are few
+        return live + m_reps * atom.c_elems
     # A group-wise kernel holds a fresh accumulator per MMA beside the running
     # sum; a per-row kernel holds as many registers of unpacked operands in
     # flight (measured: 272 VGPRs for 128 live accumulators at L, stage 1).
@@ -46,7 +49,7 @@ def tuned(spec):
             if best is None or e["tokens_max"] < best["tokens_max"]:
                 best = e
     return (best["tile_n"], best["tile_k"], best.get("prefetch", 0), best.get("stages", 0),
-            best.get("waves")) if best else None
+            best.get("waves"), best.get("wgmma")) if best else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,9 +63,10 @@ def choose(spec):
         try:
             plan, notes = choose(dataclasses.replace(
                 spec, tile_n=t[0], tile_k=t[1], prefetch=t[2] if spec.prefetch is None else spec.prefetch,
-                stages=t[3] if spec.stages is None else spec.stages, waves=t[4] if spec.waves is None else spec.waves))
-            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]} "
-                                  "from the tuned table"]
+                stages=t[3] if spec.stages is None else spec.stages, waves=t[4] if spec.waves is None else spec.waves,
+                wgmma=t[5] if spec.wgmma is None else spec.wgmma))
+            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]}, "
+                                  f"wgmma {t[5]} from the tuned table"]
         except ValueError:
             pass  # the table's tile no longer fits (compiler changed): fall back to the rules below
     target = get_target(spec.target)
@@ -74,6 +78,16 @@ def choose(spec):
     tile_m = spec.tile_m or default_tile_m(spec.tokens_hint, atom.m)
     if tile_m % atom.m or tile_m > 128:
         raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most 128")
+    wg_atom = (target.wgmma or {}).get(spec.dtype)
+    # prefill: a tile of >= 64 tokens is staged once in shared memory and read by one warpgroup MMA per
+    # 64 weight columns, instead of every warp loading every token row itself
+    wgmma = spec.wgmma if spec.wgmma is not None else int(wg_atom is not None and tile_m >= 64)
+    if wgmma:
+        if wg_atom is None:
+            raise ValueError(f"wgmma: {target.name} has no warpgroup MMA for {spec.dtype}")
+        atom = wg_atom
+        if spec.waves is not None and spec.waves % 4:
+            raise ValueError(f"wgmma: waves {spec.waves} must be a multiple of 4 (one warpgroup is 4 warps)")
 
     step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)  # one weight load
     if spec.tile_k is not None:
@@ -88,29 +102,33 @@ def choose(spec):
     def waves_for(tn):
         if spec.waves is not None:
             return spec.waves
-        return next(w for w in (MAX_WAVES, 2, 1) if (tn // pair) % w == 0)
+        return next((w for w in ((MAX_WAVES,) if wgmma else (MAX_WAVES, 2, 1)) if (tn // pair) % w == 0), 0)
 
     if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves:
         raise ValueError(f"waves {spec.waves} must divide the {spec.tile_n // pair} column blocks of tile_n "
                          f"{spec.tile_n}")
 
     grouped = spec.group_size > 0
+    # a warpgroup MMA kernel keeps no activations in registers: its accumulators may take more of them
+    acc_budget = WGMMA_ACC_BUDGET if wgmma else target.acc_budget
     if spec.tile_n is not None:
         tile_n = spec.tile_n
         if tile_n % pair or out_n % tile_n:
             raise ValueError(f"tile_n {tile_n} must be a multiple of {pair} and divide N = {out_n}")
+        if not waves_for(tile_n):
+            raise ValueError(f"wgmma: tile_n {tile_n} must hold a multiple of 4 column blocks of {pair}")
         regs = acc_registers(spec.stage, tile_m, tile_n, waves_for(tile_n), atom, grouped)
-        if regs > target.acc_budget:
+        if regs > acc_budget:
             raise ValueError(
                 f"tile {tile_m}x{tile_n} needs {regs} accumulator registers per lane, over the "
-                f"budget of {target.acc_budget} that keeps 2 waves per SIMD on {target.name}; "
+                f"budget of {acc_budget} that keeps 2 waves per SIMD on {target.name}; "
                 f"use a smaller tile_m or tile_n")
     else:
         tile_n = None
         # a K loop that carries the next tile's loads holds them beside the accumulators: leave room
-        budget = target.acc_budget // 2 if spec.prefetch else target.acc_budget
+        budget = acc_budget // 2 if spec.prefetch and not wgmma else acc_budget
         for tn in (256, 128, 64, 32, 16, 8):
-            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves):
+            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves) or not waves_for(tn):
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
             if regs <= budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
@@ -122,16 +140,24 @@ def choose(spec):
                              + (": " + "; ".join(notes) if notes else ""))
     waves = waves_for(tile_n)
     stages = spec.stages or 0
+    # activation units of a K32 step per row: 8 activations each, or 16 bytes each when copied
+    units = 2 if stages and DTYPES[spec.dtype].act == "fp8" else 4
+    if wgmma and (tile_m * units) % (32 * waves):
+        raise ValueError(f"wgmma: the {tile_m * units} activation pieces of a K32 step (tile_m {tile_m}) must "
+                         f"divide evenly over {32 * waves} threads")
     if stages and not target.async_copy:
         raise ValueError(f"stages {stages}: {target.name} has no asynchronous global -> shared copies; use 0")
     # operands go global -> registers; only staged weights live in shared memory
     lds = stages * waves * geometry_of(target, spec.dtype).warp_tile_bytes(
         tile_n // waves, 2 if spec.stage == 1 else 1, tile_k)
+    if wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
+        # and the ring's K tiles of activations as stored
+        lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * ACT_BYTES[DTYPES[spec.dtype].act]
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, smem=lds), notes
+                stages=stages, wgmma=wgmma, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

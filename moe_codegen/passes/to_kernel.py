@@ -10,6 +10,7 @@ llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
   moe.cvt_fp8_f16   8 fp8 activations -> 8 f16 (an f16 MMA fed fp8 data)  (target lowering)
   moe.group_mma     running += (MMA chain over one K group from zero) * s (moe-group-accumulate)
   moe.mma           one wave-level MMA                                  (target lowering)
+  moe.wgmma         issue a warpgroup MMA chain (tokens from shared memory); moe.wgmma_wait: its result
   moe.epilogue      activation, scales, routed weight, store or atomic  (moe-epilogue)
 
 Mapping: grid.x walks tile_m blocks of the sorted rows, grid.y walks tile_n
@@ -21,11 +22,12 @@ Sentinel rows load zero activations and store nothing.
 """
 from __future__ import annotations
 
+from ..act_staging import ActStaging
 from ..emitter import Emitter
 from ..errors import MoeCodegenError
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
-from ..spec import DTYPES
+from ..spec import ACT_BYTES, DTYPES
 from ..rewrite import loc_text
 from ..targets import geometry_of, get_target, layout_of
 from .registry import DiagnosedError, register
@@ -38,14 +40,13 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages"):
+        for k in ("prefetch", "stages", "wgmma"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
         raise DiagnosedError("'moe.gemm' has no plan: run moe-plan before moe-to-kernel", op) from None
 
 
-ACT_BYTES = {"fp8": 1, "i8": 1, "bf16": 2, "f16": 2}
 # int4 unpack schemes whose operand is a power-of-two multiple of the code (folded into the row scale)
 UNPACK_FACTOR = {"i8x16": 16}
 
@@ -53,7 +54,8 @@ UNPACK_FACTOR = {"i8x16": 16}
 def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = None) -> str:
     target = get_target(spec.target)
     info = DTYPES[spec.dtype]
-    atom = target.mma[spec.dtype]
+    wgmma = plan.get("wgmma", 0)
+    atom = target.wgmma[spec.dtype] if wgmma else target.mma[spec.dtype]
     lay = layout_of(target, spec.dtype)
     geo = geometry_of(target, spec.dtype)
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
@@ -85,6 +87,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     block_bytes = slab * geo.pieces * geo.tiles_per_block
     acc_t = atom.c_type                 # MMA chain accumulator (i32 for the i8 atoms)
     run_t = "vector<4xf32>" if grouped else acc_t   # running sum: f32 once group scales apply
+    if wgmma:   # one accumulator per weight-column tile holds every token of the tile
+        run_t = f"vector<{m_reps * 4}xf32>"
     row_factor = 1.0 / UNPACK_FACTOR.get(geo.scheme, 1)
 
     e = Emitter()
@@ -130,21 +134,31 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         valid = e.op(f"arith.cmpi ult, {tok}, %tokens : i32")
         return tok, slot, valid
 
+    def act_row(r_in_tile):
+        """The activation row (of x) of a tile row, and whether the tile row is a real one."""
+        tok, slot, valid = row_info(e.add(row0, r_in_tile))
+        if spec.stage == 2:
+            arow = e.add(e.mulc(tok, topk), slot)
+        elif info.slot_major:
+            arow = slot_major(tok, slot)
+        else:
+            arow = tok
+        return arow, valid
+
+    def act_start(r_in_tile):
+        arow, valid = act_row(r_in_tile)
+        return e.mulc(e.mulc(arow, K), esize), valid
+
     # activation rows of each lane for the A operand, per m tile and row slot (byte offsets)
     a_koff = lay.a_k_offset(e, parts)
     a_rows = []
-    for m in range(m_reps):
-        slots = []
-        for r_in_tile in lay.a_rows(e, parts):
-            tok, slot, valid = row_info(e.add(row0, e.addc(r_in_tile, m * atom.m)))
-            if spec.stage == 2:
-                arow = e.add(e.mulc(tok, topk), slot)
-            elif info.slot_major:
-                arow = slot_major(tok, slot)
-            else:
-                arow = tok
-            slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), valid))
-        a_rows.append(slots)
+    if not wgmma:
+        for m in range(m_reps):
+            slots = []
+            for r_in_tile in lay.a_rows(e, parts):
+                arow, valid = act_row(e.addc(r_in_tile, m * atom.m))
+                slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), valid))
+            a_rows.append(slots)
 
     # MMA tiles of this wave: (column block, gate/up, tile r) -> weight load offset and columns
     subs = []
@@ -194,7 +208,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         return build(shape) if shape[0] else []
 
     w_shape = (tk // kc, len(subs), geo.pieces)            # load_tile's nesting
-    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]))  # load_a's
+    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]) if a_rows else 0)  # load_a's
     s_shape = (n_groups, len(keys))                         # load_scales'
     n_w, n_a = w_shape[0] * w_shape[1] * w_shape[2], a_shape[0] * a_shape[1] * a_shape[2] * a_shape[3]
 
@@ -202,6 +216,11 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     # later reading its own 16-byte pieces, so no barrier is needed; slot layout [stage][wave][piece][lane]
     n_pieces = (tk // kc) * len(subs) * geo.pieces
     slot_bytes = waves * n_pieces * W * geo.piece_bytes
+    staging = None
+    if wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
+        staging = ActStaging(e, tile_m=tm, tile_k=tk, threads=W * waves, tid=tid, row_start=act_start,
+                             convert=convert_a, esize=esize, load=load, stages=stages,
+                             smem_base=stages * slot_bytes)
     if stages:
         smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
         lane_smem = e.add(e.mulc(wave, n_pieces * W * geo.piece_bytes), e.mulc(lane, geo.piece_bytes))
@@ -213,7 +232,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                         yield kk, s_, p
 
         def issue_tile(k0, slot):
-            """Asynchronous copies of the K tile at k0 into ring slot `slot`, then one commit."""
+            """Asynchronous copies of the K tile at k0 into ring slot `slot` (weights, and the
+            activations of a wgmma kernel), then one commit."""
+            if staging:
+                staging.issue_async(k0, slot)
             kb = e.op(f"arith.divui {k0}, {e.c(kc)} : i32")
             base = e.add(e.mulc(slot, slot_bytes), lane_smem)
             for j, (kk, s_, p) in enumerate(piece_offsets()):
@@ -235,12 +257,14 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         for st in range(stages - 1):   # prologue: the first stages - 1 tiles (clamped: K may hold fewer)
             issue_tile(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st))
 
+    if staging and not stages:   # the first K tile into slot 0
+        staging.store(staging.issue(e.c(0)), e.c(0))
     zero = e.op(f"arith.constant dense<{'0' if run_t.endswith('i32>') else '0.0'}> : {run_t}")
-    n_acc = m_reps * len(subs)
+    n_acc = len(subs) if wgmma else m_reps * len(subs)
     types = [run_t] * n_acc
     iters = [f"%run{i} = {zero}" for i in range(n_acc)]
     if prefetch:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
-        first = flat([load_tile(e.c(0)), load_a(e.c(0)), load_scales(e.c(0))])
+        first = flat([load_tile(e.c(0)), [] if wgmma else load_a(e.c(0)), load_scales(e.c(0))])
         types += [piece_t] * n_w + [a_load_t] * n_a + ["vector<2xbf16>"] * (len(first) - n_w - n_a)
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     kt = "%kt"
@@ -256,17 +280,24 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         tile = unflat(pf[:n_w], w_shape)
         a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
         s_tile = unflat(pf[n_w + n_a:], s_shape)
-        carried = flat([load_tile(nxt), load_a(nxt), load_scales(nxt)])
+        carried = flat([load_tile(nxt), [] if wgmma else load_a(nxt), load_scales(nxt)])
     elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
         i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
         ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
         issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
         e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
-        tile, carried = read_tile(e.op(f"arith.remui {i}, {e.c(stages)} : i32")), []
-        a_tile, s_tile = load_a(kt), load_scales(kt)
+        ring = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+        tile, carried = read_tile(ring), []
+        a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+        if wgmma:   # this tile's activations from the ring into the MMA slot (the barrier is inside)
+            slot = e.op(f"arith.remui {i}, {e.c(2)} : i32")
+            staging.permute(ring, slot)
     else:
         tile, carried = load_tile(kt), []
-        a_tile, s_tile = load_a(kt), load_scales(kt)
+        a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+    if wgmma and not stages:   # the next K tile's activations: loaded now, stored to the other slot after the MMAs
+        slot = e.op(f"arith.remui {e.op(f'arith.divui {kt}, {e.c(tk)} : i32')}, {e.c(2)} : i32")
+        staged_next = staging.issue(e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32"))
     step_t = f"vector<{step_words}xi32>"
 
     def step_weights(piece, w0):
@@ -288,7 +319,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     for kk in range(tk // kc):
         pieces = tile[kk]
         for h in range(geo.steps):
-            for m in range(m_reps):
+            if wgmma:
+                steps_a[0] += staging.descriptors(slot, kk * geo.steps + h)
+            for m in range(m_reps if not wgmma else 0):
                 loads = a_tile[kk][h][m]
                 if convert_a:   # once per row and step, shared by every weight column of the tile
                     loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
@@ -306,13 +339,22 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 if key not in pairs:
                     raw = s_tile[j0 // gsteps][keys.index(key)]
                     pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
-                svec = lay.scale_vec(e, pairs[key], s["r"], run_t)
-                for m in range(m_reps):
+                svec = lay.scale_vec(e, pairs[key], s["r"], "vector<4xf32>")
+                if wgmma:   # the same 4-element pattern for every 8 tokens
+                    x4 = [e.op(f"vector.extract {svec}[{i}] : f32 from vector<4xf32>") for i in range(4)]
+                    svec = e.op(f"vector.from_elements {', '.join(x4 * m_reps)} : {run_t}")
+                for m in range(1 if wgmma else m_reps):
                     idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic(
                         "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
                         [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
                         f'atom = "{atom.name}", steps = {gsteps} : i64')
+    elif wgmma:   # per-row scales: one MMA chain per K tile onto the running sum
+        for si in range(len(subs)):
+            issued = e.generic("moe.wgmma", steps_a[0] + steps_b[si] + [running[si]],
+                               [atom.a_type] * n_steps + [atom.b_type] * n_steps + [run_t], run_t,
+                               f'atom = "{atom.name}", steps = {n_steps} : i64')
+            running[si] = e.generic("moe.wgmma_wait", [issued], [run_t], run_t, "pending = 0 : i64")
     else:
         for j in range(n_steps):
             for si, s in enumerate(subs):
@@ -320,12 +362,17 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                     idx = acc_index(m, s["b"], s["gu"], s["r"])
                     running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
                                              [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
+    if wgmma and not stages:
+        staging.store(staged_next, e.op(f"arith.subi {e.c(1)}, {slot} : i32"))
     e.line(f"scf.yield {', '.join(running + carried)} : {', '.join(types)}")
     e.depth -= 1
     e.line("}")
     accs = list(results[:n_acc])
     f32_t = "vector<4xf32>"
-    if run_t != f32_t:   # integer MMA sums (per-row scaling): exact in i32, converted once
+    if wgmma:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
+        accs = [e.op(f"vector.extract_strided_slice {a} {{offsets = [{4 * m}], sizes = [4], strides = [1]}} "
+                     f": {run_t} to {f32_t}") for m in range(m_reps) for a in accs]
+    if run_t.endswith("i32>"):   # integer MMA sums (per-row scaling): exact in i32, converted once
         accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
 
     if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
@@ -380,7 +427,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
-                             shared_bytes=stages * slot_bytes, grid_y=spec.out_n // tn), e, loc)
+                             wgmma=wgmma, shared_bytes=stages * slot_bytes + (staging.shared_bytes if staging else 0),
+                             grid_y=spec.out_n // tn), e, loc)
 
 
 def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc) -> str:

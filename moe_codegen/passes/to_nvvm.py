@@ -12,6 +12,12 @@
   moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
                    scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
+  moe.wgmma        one inline-asm block: wgmma.fence, the chain of wgmma.mma_async m64nNk16 (A: the
+                   weights in registers, B: tokens through a shared-memory descriptor; the first
+                   starts from zero unless a running sum is given), commit
+  moe.wgmma_wait   wgmma.wait_group N, the accumulators tied through it, so that no read of them
+                   can be scheduled before it
+  moe.async_proxy_fence  fence.proxy.async.shared::cta (plain stores -> what wgmma reads)
   moe.async_copy   cp.async.cg.shared.global, 16 bytes (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
@@ -135,6 +141,77 @@ def _mma(op):
     return build
 
 
+def _wgmma(op):
+    from ..targets import ATOMS
+    name = op.attributes["atom"].value
+    if name not in ATOMS or not ATOMS[name].warpgroup:
+        raise DiagnosedError(f"moe.wgmma: '{name}' is not a warpgroup MMA atom", op)
+    steps = op.attributes["steps"].value
+    acc = len(op.operands) == 2 * steps + 1
+    if len(op.operands) != 2 * steps + (1 if acc else 0):
+        raise DiagnosedError(f"moe.wgmma with steps = {steps} takes {2 * steps} operands (+ a running sum)", op)
+    t = str(op.results[0].type)
+    m = re.fullmatch(r"vector<(\d+)xf32>", t)
+    n = int(m.group(1)) if m else 0
+    if not m or n % 4 or not 4 <= n <= 128:
+        raise DiagnosedError(f"moe.wgmma: accumulator {t} is not vector<N/2 x f32> for N = 8 .. 256 tokens", op)
+    ptx = ATOMS[name].elem
+    d = "{" + ", ".join(f"${i}" for i in range(n)) + "}"
+    first = n + (n if acc else 0)         # operand number of the first A register
+    desc0, flag = first + 4 * steps, first + 5 * steps
+    body = ["{", ".reg .pred p, q;", f"setp.ne.b32 p, ${flag}, 0;", f"setp.ne.b32 q, ${flag + 1}, 0;",
+            "wgmma.fence.sync.aligned;"]
+    for i in range(steps):
+        a = "{" + ", ".join(f"${first + 4 * i + j}" for j in range(4)) + "}"
+        body.append(f"wgmma.mma_async.sync.aligned.m64n{2 * n}k16.f32.{ptx}.{ptx} {d}, {a}, ${desc0 + i}, "
+                    f"{'p' if i == 0 else 'q'}, 1, 1, 0;")
+    body += ["wgmma.commit_group.sync.aligned;", "}"]
+    cons = ["=f"] * n + ([str(i) for i in range(n)] if acc else []) + ["r"] * (4 * steps) + ["l"] * steps + ["r", "r"]
+    st = f"!llvm.struct<({', '.join(['f32'] * n)})>"
+
+    def build(e, a):
+        ins = []
+        if acc:
+            ins += [e.op(f"vector.extract {a[-1]}[{i}] : f32 from {t}") for i in range(n)]
+        for i in range(steps):
+            ins += [e.op(f"vector.extract {a[steps + i]}[{j}] : i32 from vector<4xi32>") for j in range(4)]
+        ins += list(a[:steps]) + [e.c(1 if acc else 0), e.c(1)]
+        types = ["f32"] * (n if acc else 0) + ["i32"] * (4 * steps) + ["i64"] * steps + ["i32", "i32"]
+        r = e.op(f'llvm.inline_asm has_side_effects asm_dialect = att "{" ".join(body)}", '
+                 f'"{",".join(cons)},~{{memory}}" {", ".join(ins)} : ({", ".join(types)}) -> {st}')
+        vals = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(n)]
+        return [e.op(f"vector.from_elements {', '.join(vals)} : {t}")]
+
+    return build
+
+
+def _wgmma_wait(op):
+    t = str(op.results[0].type)
+    m = re.fullmatch(r"vector<(\d+)xf32>", t)
+    if not m or str(op.operands[0].type) != t:
+        raise DiagnosedError(f"moe.wgmma_wait takes and gives the accumulator vector<N x f32>, got {t}", op)
+    n, pending = int(m.group(1)), op.attributes["pending"].value
+    st = f"!llvm.struct<({', '.join(['f32'] * n)})>"
+    # the accumulators pass through the wait (tied operands): nothing reads them before it
+    cons = ",".join(["=f"] * n + [str(i) for i in range(n)])
+
+    def build(e, a):
+        ins = [e.op(f"vector.extract {a[0]}[{i}] : f32 from {t}") for i in range(n)]
+        r = e.op(f'llvm.inline_asm has_side_effects asm_dialect = att "wgmma.wait_group.sync.aligned {pending};", '
+                 f'"{cons},~{{memory}}" {", ".join(ins)} : ({", ".join(["f32"] * n)}) -> {st}')
+        vals = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(n)]
+        return [e.op(f"vector.from_elements {', '.join(vals)} : {t}")]
+
+    return build
+
+
+def _async_proxy_fence(op):
+    def build(e, a):
+        e.line('llvm.inline_asm has_side_effects asm_dialect = att "fence.proxy.async.shared::cta;", "~{memory}" : () -> ()')
+        return []
+    return build
+
+
 RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2",
        "f32": "red.global.add.f32"}
 
@@ -163,11 +240,21 @@ def _exp2(op):
 
 
 def _async_copy(op):
+    if len(op.operands) not in (5, 6):
+        raise DiagnosedError(f"moe.async_copy takes 5 operands (+ a validity bit), got {len(op.operands)}", op)
+    guarded = len(op.operands) == 6 and not _is_true(op.operands[5])
+
     def build(e, a):   # 16 bytes, L2 only (.cg): each lane reads back its own copy, no L1 reuse
         dst = e.op(f"llvm.getelementptr {a[0]}[{a[1]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
-        src = e.op(f"llvm.getelementptr {a[2]}[{e.op(f'arith.addi {a[3]}, {a[4]} : i32')}] "
-                   f": (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
-        e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>")
+        off = e.op(f'arith.addi {a[3]}, {a[4]} : i32')
+        if guarded:   # an invalid copy reads nothing (the base, 0 bytes) and fills its 16 bytes with zeros
+            off = e.op(f"arith.select {a[5]}, {off}, {e.c(0)} : i32")
+        src = e.op(f"llvm.getelementptr {a[2]}[{off}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        if guarded:
+            n = e.op(f"arith.select {a[5]}, {e.c(16)}, {e.c(0)} : i32")
+            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg, {n} : !llvm.ptr<3>, !llvm.ptr<1>, i32")
+        else:
+            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>")
         return []
     return build
 
@@ -201,6 +288,9 @@ LOWERINGS = {
     "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _exp2,
+    "moe.wgmma": _wgmma,
+    "moe.wgmma_wait": _wgmma_wait,
+    "moe.async_proxy_fence": _async_proxy_fence,
     "moe.async_copy": _async_copy,
     "moe.async_commit": _async_commit,
     "moe.async_wait": _async_wait,
