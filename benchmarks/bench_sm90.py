@@ -30,7 +30,7 @@ from moe_codegen.runtime.cuda import ArtifactSet  # noqa: E402
 from moe_codegen.runtime.selfcheck import activations, stage_weights  # noqa: E402
 from moe_codegen.spec import DTYPES  # noqa: E402
 from moe_codegen.targets import get_target  # noqa: E402
-from moe_codegen.spec import default_tile_m  # noqa: E402
+from moe_codegen.spec import KernelSpec, layer_tile_m  # noqa: E402
 
 TARGET = "sm_90"
 WARMUP, REPS = 5, 30
@@ -71,7 +71,7 @@ def ceilings(flush):
 
 def kernels_for(arts, shape, tokens, sweep, dtype):
     """(stage, kernel) pairs to time: the planned kernel of each stage, or every tile variant (sweep)."""
-    tm = default_tile_m(tokens, get_target(TARGET).mma[dtype].m)
+    tm = layer_tile_m(KernelSpec(dtype=dtype, target=TARGET, tokens_hint=tokens))
     for stage in (1, 2):
         if not sweep:
             yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens, dtype=dtype)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import MoeCodegenError
-from .spec import DTYPES, KernelSpec, default_tile_m
+from .spec import DTYPES, KernelSpec, layer_tile_m
 from .targets import get_target
 
 # tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
@@ -77,7 +77,7 @@ def runtime_suite(target: str):
     # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
     # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
     # and a cp.async ring of weights and activations (S: K shorter than the ring)
-    for dtype in get_target(target).wgmma or {}:
+    for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight == "int4"]:
         for name, group, extra in (("S", 32, {}), ("M", 128, {}), ("M", -1, {}), ("S", 32, {"waves": 8}),
                                    ("M", 32, {"prefetch": 1}), ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
                                    ("M", -1, {"stages": 4})):
@@ -87,6 +87,18 @@ def runtime_suite(target: str):
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                # (wider tiles spill where K is one tile: S stage 2)
+                                               tile_n=64 * extra.get("waves", 4) // 4, **extra)))
+    # the prefill kernel of weights used as stored: weights and tokens through a cp.async ring, both
+    # MMA operands in shared memory (S: K shorter than the ring)
+    for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight != "int4"]:
+        for name, extra in (("S", {}), ("M", {}), ("M", {"waves": 8, "tile_k": 128}), ("S", {"stages": 3}),
+                            ("M", {"tile_k": 64, "stages": 4})):
+            tokens, md2, inter2, e2, k2 = SHAPES[name]
+            # (two warpgroups of 16-bit gate + up tiles would need more than the shared memory)
+            for stage in (1, 2) if "waves" not in extra or DTYPES[dtype].act == "fp8" else (2,):
+                specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
+                                               mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                               experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                tile_n=64 * extra.get("waves", 4) // 4, **extra)))
     return specs
 
@@ -114,36 +126,45 @@ def bench_suite(target: str):
     return specs
 
 
-TILE_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1}
+TILE_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1, "bf16": -1}
+DECODE_TILE_DTYPES = ("int4_fp8", "int4_bf16", "fp8")   # bf16: prefill only
+
+
+def _tile_variants(target, dtype, tm):
+    """(tile_n, tile_k, waves, prefetch, stages) to try for one dtype and tile_m."""
+    wg = (get_target(target).wgmma or {}).get(dtype) if tm >= 64 else None
+    if wg is None:   # per-warp kernels (1 wave per block never won on the H100)
+        return [(tn, tk, w, pf, 0) for tn in (16, 32, 64, 128, 256) for tk in (128, 256) for w in (2, 4)
+                for pf in (0, 1)]
+    if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too
+        return [(tn, tk, w, 0, st) for tn in (64, 128, 256) for tk in (64, 128) for w in (4, 8) for st in (3, 4)]
+    # weights in registers: loaded directly, a K tile ahead, or through the ring with the tokens
+    return [(tn, tk, w, pf, st) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
+            for pf, st in ((0, 0), (1, 0), (0, 2), (0, 3), (0, 4))]
 
 
 def tiles_suite(target: str, dtypes=None):
     """Legal tile variants of the decode cases (and of the prefill case where the target has a wgmma
-    kernel for the dtype) for the tile search (benchmarks/bench_sm90.py --sweep):
-    tile_n, tile_k, waves per block, and whether the K loop loads directly or one K tile ahead.  (The
-    shared-memory ring, `stages`, lost to both on every decode case of an earlier search on the H100, so
-    it is left out here to keep the search short; pass stages to compile to use it.)"""
-    loads = [(0, 0), (1, 0)]
+    kernel for the dtype) for the tile search (benchmarks/bench_sm90.py --sweep): tile_n, tile_k, waves
+    per block, and how the K loop gets its tiles (directly, one K tile ahead in registers, or a ring of
+    shared memory).  (The per-warp kernels' weight ring lost to both others on every decode case of an
+    earlier search on the H100: it is left out of their variants.)  Illegal variants are skipped when
+    built."""
     specs = []
     for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
         for dtype, group in TILE_DTYPES.items():
             if dtypes and dtype not in dtypes:
                 continue
-            atom_m = get_target(target).mma[dtype].m
             prefill = dtype in (get_target(target).wgmma or {})   # tokens beyond decode: the wgmma kernel
-            for tm in sorted({default_tile_m(t, atom_m) for t in token_list if t <= 64 or prefill}):
+            tms = {layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=t)) for t in token_list
+                   if (t <= 64 and dtype in DECODE_TILE_DTYPES) or (t > 256 and prefill)}
+            for tm in sorted(tms):
                 for stage in (1, 2):
-                    for tn in (16, 32, 64, 128, 256):
-                        for tk in (128, 256):
-                            # 1 wave per block never won on the H100; the wgmma kernel takes warpgroups
-                            for waves in ((4, 8) if tm >= 64 and prefill else (2, 4)):
-                                # the wgmma kernel: also activations and weights through a cp.async ring
-                                for pf, st in (loads + [(0, 2), (0, 3), (0, 4)] if tm >= 64 and prefill else loads):
-                                    spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
-                                                      mode="atomic", target=target, model_dim=md, inter_dim=inter,
-                                                      experts=e, topk=k, tile_m=tm, tile_n=tn, tile_k=tk,
-                                                      waves=waves, prefetch=pf, stages=st)
-                                    specs.append((name, spec))
+                    for tn, tk, waves, pf, st in _tile_variants(target, dtype, tm):
+                        spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16", mode="atomic",
+                                          target=target, model_dim=md, inter_dim=inter, experts=e, topk=k, tile_m=tm,
+                                          tile_n=tn, tile_k=tk, waves=waves, prefetch=pf, stages=st)
+                        specs.append((name, spec))
     return specs
 
 

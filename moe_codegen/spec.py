@@ -87,6 +87,19 @@ def default_tile_m(tokens_hint, atom_m: int = 16):
     return 64
 
 
+def layer_tile_m(spec) -> int:
+    """tile_m of a layer call by its token count (spec.default_tile_m), except that prefill of weights
+    used as stored on a target with a shared-memory warpgroup MMA takes 128 tokens: each weight byte
+    read then serves twice the MMA work (the weights, re-read per token tile, bound it at 64)."""
+    from .targets import get_target
+    target = get_target(spec.target)
+    wg = (target.wgmma or {}).get(spec.dtype)
+    tm = default_tile_m(spec.tokens_hint, target.mma[spec.dtype].m)
+    if wg is not None and wg.smem_a and spec.wgmma != 0 and (spec.tokens_hint or 0) > 256:
+        return 128
+    return tm
+
+
 @dataclass(frozen=True)
 class KernelSpec:
     """What to compile: one stage of the fused MoE GEMM."""

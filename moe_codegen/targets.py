@@ -28,6 +28,7 @@ class MmaAtom:
     # memory through a descriptor (the mid-level a operand is that i64 descriptor); its accumulator
     # covers every token of the tile, tile_m / 8 times the per-lane layout's 4 elements
     warpgroup: bool = False
+    smem_a: bool = False   # warpgroup MMA whose weight operand is read from shared memory too (a descriptor)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,18 @@ WGMMA_F16_T = MmaAtom("wgmma_m64k16_f16_t", 8, 16, 16, "i64", "vector<4xi32>", "
 WGMMA_BF16_T = MmaAtom("wgmma_m64k16_bf16_t", 8, 16, 16, "i64", "vector<4xi32>", "vector<4xf32>", 4,
                        "mma_sync_t", "bf16", warpgroup=True)
 
+# weights used as stored (fp8, bf16, f16): both operands from shared memory, the native fp8 wgmma k32
+def _wgmma_ss(name, k, elem):
+    return MmaAtom(name, 8, 16, k, "i64", "i64", "vector<4xf32>", 4, "mma_sync_t", elem, warpgroup=True, smem_a=True)
+
+
+WGMMA_E4M3_SS = _wgmma_ss("wgmma_m64k32_e4m3_ss", 32, "fp8")
+WGMMA_BF16_SS = _wgmma_ss("wgmma_m64k16_bf16_ss", 16, "bf16")
+WGMMA_F16_SS = _wgmma_ss("wgmma_m64k16_f16_ss", 16, "f16")
+
 ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
-                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T, WGMMA_F16_T, WGMMA_BF16_T)}
+                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T, WGMMA_F16_T, WGMMA_BF16_T,
+                             WGMMA_E4M3_SS, WGMMA_BF16_SS, WGMMA_F16_SS)}
 
 
 def _by_act(fp8_atom, i8, bf16, f16, **override):
@@ -111,7 +122,8 @@ TARGETS = {
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96, async_copy=True, chip="sm_90a",
-                    wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T}),
+                    wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
+                           "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }
 
 

@@ -48,14 +48,19 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
     assert r["lds_bytes"] <= get_target(target).lds_limit
     assert r["occupancy_waves_per_simd"] >= 2, r
     # the token bucket's tile_m (SPEC 5), capped at 32 where the MMA takes 8 tokens (sm_90 int4 decode
-    # layout) unless the prefill kernel (warpgroup MMA: L's 333 tokens, the int4 dtypes on sm_90) takes it
+    # layout) unless the prefill kernel (warpgroup MMA: L's 333 tokens, the sm_90 dtypes that have one)
+    # takes it: 64 tokens for the int4 dtypes, 128 for weights used as stored
     atom_m = get_target(target).mma[dtype].m
+    wg = (get_target(target).wgmma or {}).get(dtype)
     wgmma = bool(k.launch.get("wgmma"))
-    assert wgmma == (target == "sm_90" and shape == "L" and dtype in ("int4_fp8", "int4_bf16"))
-    assert k.launch["tile_m"] == (min(TILE_M[shape], 32) if atom_m == 8 and not wgmma else TILE_M[shape])
-    elem = "f16" if dtype == "int4_fp8" else "bf16"
-    mma = f"wgmma.mma_async.sync.aligned.m64n{TILE_M[shape]}k16.f32.{elem}.{elem}" if wgmma else \
-        MMA_TEXT[target][DTYPES[dtype].act]
+    assert wgmma == (shape == "L" and wg is not None)
+    tile_m = 128 if wgmma and wg.smem_a else min(TILE_M[shape], 32) if atom_m == 8 and not wgmma else TILE_M[shape]
+    assert k.launch["tile_m"] == tile_m
+    if wgmma:
+        elem = {"fp8": "e4m3"}.get(wg.elem, wg.elem)
+        mma = f"wgmma.mma_async.sync.aligned.m64n{tile_m}k{wg.k}.f32.{elem}.{elem}"
+    else:
+        mma = MMA_TEXT[target][DTYPES[dtype].act]
     assert mma in k.isa
     for field in ("vgpr", "agpr", "sgpr", "lds_bytes", "vgpr_spill", "sgpr_spill", "scratch_bytes",
                   "occupancy_waves_per_simd"):

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
-from ..spec import ACT_BYTES, DTYPES, default_tile_m
-from ..targets import geometry_of, get_target, layout_of
+from ..spec import ACT_BYTES, DTYPES, layer_tile_m
+from ..layouts import LAYOUTS
+from ..targets import geometry_of, get_target
 from .registry import DiagnosedError, register
 
 MAX_WAVES = 4
 MAX_WAVE_COLS = 64
 WGMMA_ACC_BUDGET = 96
+WGMMA_SS_ACC_BUDGET = 128   # no operand registers at all: the running sums may take half the file
 # Target.acc_budget: accumulator registers per lane allowed, so that a kernel
 # keeps >= 2 waves per SIMD (gfx9: 512 unified VGPR+AGPR / 2) with room left
 # for operands and addresses, and sm_90 stays under 255 registers unspilled.
@@ -29,7 +31,7 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
     subs = (tile_n // waves) // atom.n * (2 if stage == 1 else 1)
     live = m_reps * subs * atom.c_elems
     if atom.warpgroup:   # one fresh chain at a time (its MMA waits before the scale-add), operands are few
-        return live + m_reps * atom.c_elems
+        return live + (0 if atom.smem_a else m_reps * atom.c_elems)
     # A group-wise kernel holds a fresh accumulator per MMA beside the running
     # sum; a per-row kernel holds as many registers of unpacked operands in
     # flight (measured: 272 VGPRs for 128 live accumulators at L, stage 1).
@@ -42,7 +44,7 @@ def tuned(spec):
     if spec.tokens_hint is None:
         return None
     keys = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk")
-    tm = spec.tile_m or default_tile_m(spec.tokens_hint, get_target(spec.target).mma[spec.dtype].m)
+    tm = spec.tile_m or layer_tile_m(spec)
     best = None
     for e in _tuned_table():
         if all(e[k] == getattr(spec, k) for k in keys) and e["tile_m"] == tm and e["tokens_max"] >= spec.tokens_hint:
@@ -72,13 +74,15 @@ def choose(spec):
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
     K, out_n = spec.k_dim, spec.out_n
-    pair = layout_of(target, spec.dtype).block_cols  # columns of one prepared weight block
+
     notes = []
 
-    tile_m = spec.tile_m or default_tile_m(spec.tokens_hint, atom.m)
-    if tile_m % atom.m or tile_m > 128:
-        raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most 128")
     wg_atom = (target.wgmma or {}).get(spec.dtype)
+    tile_m = spec.tile_m or layer_tile_m(spec)
+    # a warpgroup MMA takes up to 256 tokens (N); the per-warp kernels hold 128 rows at most
+    max_m = 256 if wg_atom is not None and spec.wgmma != 0 and tile_m >= 64 else 128
+    if tile_m % atom.m or tile_m > max_m:
+        raise ValueError(f"tile_m {tile_m} must be a multiple of {atom.m} and at most {max_m}")
     # prefill: a tile of >= 64 tokens is staged once in shared memory and read by one warpgroup MMA per
     # 64 weight columns, instead of every warp loading every token row itself
     wgmma = spec.wgmma if spec.wgmma is not None else int(wg_atom is not None and tile_m >= 64)
@@ -88,20 +92,35 @@ def choose(spec):
         atom = wg_atom
         if spec.waves is not None and spec.waves % 4:
             raise ValueError(f"wgmma: waves {spec.waves} must be a multiple of 4 (one warpgroup is 4 warps)")
+        if atom.smem_a and spec.prefetch:
+            raise ValueError("wgmma with both operands in shared memory loads through its ring: prefetch must be 0")
+        if atom.smem_a and spec.stages is not None and spec.stages < 3:
+            raise ValueError(f"wgmma with both operands in shared memory ({spec.dtype}) fills a ring of K tiles "
+                             f"ahead of the MMAs in flight: stages must be 3 or more, got {spec.stages}")
 
+    # columns of one weight block of the MMA layout (16 for the warpgroup kernels: one warp's rows)
+    pair = LAYOUTS[atom.layout](atom).block_cols
     step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)  # one weight load
+    if wgmma and atom.smem_a:   # copied 8 k at a time: a K tile may hold half a chunk of the layout
+        step = 64
     if spec.tile_k is not None:
         tile_k = spec.tile_k
         if tile_k % step or K % tile_k:
             raise ValueError(f"tile_k {tile_k} must be a multiple of {step} and divide K = {K}")
     else:
-        tile_k = next((t for t in (128, 256, 64) if t % step == 0 and K % t == 0), None)
+        # both operands in shared memory: 128 bytes of K per row and stage (a deep ring fits)
+        first = (128 // ACT_BYTES[DTYPES[spec.dtype].act],) if wgmma and atom.smem_a else ()
+        tile_k = next((t for t in first + (128, 256, 64) if t % step == 0 and K % t == 0), None)
         if tile_k is None:
             raise ValueError(f"no tile_k in (64, 128, 256) is a multiple of {step} and divides K = {K}")
 
     def waves_for(tn):
         if spec.waves is not None:
             return spec.waves
+        if wgmma and atom.smem_a:   # one 16-column block per warp: one or two warpgroups
+            from ..smem_operands import weight_split
+            waves = {4 * pair: 4, 8 * pair: 8}.get(tn, 0)
+            return waves if waves and weight_split(geometry_of(target, spec.dtype), tn, tile_k, 32 * waves) else 0
         return next((w for w in ((MAX_WAVES,) if wgmma else (MAX_WAVES, 2, 1)) if (tn // pair) % w == 0), 0)
 
     if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves:
@@ -110,7 +129,7 @@ def choose(spec):
 
     grouped = spec.group_size > 0
     # a warpgroup MMA kernel keeps no activations in registers: its accumulators may take more of them
-    acc_budget = WGMMA_ACC_BUDGET if wgmma else target.acc_budget
+    acc_budget = (WGMMA_SS_ACC_BUDGET if atom.smem_a else WGMMA_ACC_BUDGET) if wgmma else target.acc_budget
     if spec.tile_n is not None:
         tile_n = spec.tile_n
         if tile_n % pair or out_n % tile_n:
@@ -140,9 +159,22 @@ def choose(spec):
                              + (": " + "; ".join(notes) if notes else ""))
     waves = waves_for(tile_n)
     stages = spec.stages or 0
+    esize = ACT_BYTES[DTYPES[spec.dtype].act]
+    ss = wgmma and atom.smem_a
+    if ss:   # weights and tokens of `stages` K tiles in shared memory; the deepest ring that fits
+        gate_up = 2 if spec.stage == 1 else 1
+        ring = (tile_n * gate_up + tile_m) * tile_k * esize
+        stages = stages or next((st for st in (4, 3) if st * ring <= target.lds_limit), 3)
+        from ..smem_operands import weight_split
+        t_units, threads = tile_m * tile_k * esize // 16, 32 * waves
+        if weight_split(geometry_of(target, spec.dtype), tile_n, tile_k, threads) is None:
+            raise ValueError(f"wgmma: the weight copies of a {tile_n}x{tile_k} tile do not map onto {threads} threads "
+                             "with static offsets (each thread's columns inside one 16-column block)")
+        if t_units % threads or threads % (tile_k * esize // 16):
+            raise ValueError(f"wgmma: the {t_units} token copies of a K tile must divide evenly over {threads} threads")
     # activation units of a K32 step per row: 8 activations each, or 16 bytes each when copied
     units = 2 if stages and DTYPES[spec.dtype].act == "fp8" else 4
-    if wgmma and (tile_m * units) % (32 * waves):
+    if wgmma and not ss and (tile_m * units) % (32 * waves):
         raise ValueError(f"wgmma: the {tile_m * units} activation pieces of a K32 step (tile_m {tile_m}) must "
                          f"divide evenly over {32 * waves} threads")
     if stages and not target.async_copy:
@@ -150,9 +182,11 @@ def choose(spec):
     # operands go global -> registers; only staged weights live in shared memory
     lds = stages * waves * geometry_of(target, spec.dtype).warp_tile_bytes(
         tile_n // waves, 2 if spec.stage == 1 else 1, tile_k)
-    if wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
+    if ss:
+        lds = stages * ring
+    elif wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
         # and the ring's K tiles of activations as stored
-        lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * ACT_BYTES[DTYPES[spec.dtype].act]
+        lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * esize
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")

@@ -29,7 +29,9 @@ from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
 from ..spec import ACT_BYTES, DTYPES
 from ..rewrite import loc_text
-from ..targets import geometry_of, get_target, layout_of
+from ..layouts import LAYOUTS
+from ..smem_operands import TokenTiles, WeightTiles
+from ..targets import geometry_of, get_target
 from .registry import DiagnosedError, register
 
 PTR = "!llvm.ptr<1>"
@@ -56,7 +58,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     info = DTYPES[spec.dtype]
     wgmma = plan.get("wgmma", 0)
     atom = target.wgmma[spec.dtype] if wgmma else target.mma[spec.dtype]
-    lay = layout_of(target, spec.dtype)
+    ss = bool(wgmma) and atom.smem_a   # both MMA operands from shared memory (weights used as stored)
+    lay = LAYOUTS[atom.layout](atom)
     geo = geometry_of(target, spec.dtype)
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
     prefetch = plan.get("prefetch", 0)
@@ -217,11 +220,29 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     n_pieces = (tk // kc) * len(subs) * geo.pieces
     slot_bytes = waves * n_pieces * W * geo.piece_bytes
     staging = None
-    if wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
+    if ss:   # a ring of K tiles of weights and tokens, filled by cp.async, read by the MMAs only
+        smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
+        wtiles = WeightTiles(e, smem, geo=geo, tile_n=tn, tile_k=tk, waves=waves, gate_up=gu_count, inter=inter,
+                             K=K, n0=e.mulc(by, tn), tid=tid, threads=W * waves, esize=ACT_BYTES[info.weight],
+                             stages=stages)
+        ttiles = TokenTiles(e, smem, tile_m=tm, tile_k=tk, tid=tid, threads=W * waves, row_start=act_start,
+                            esize=esize, stages=stages, smem_base=wtiles.bytes)
+        last = e.c(K - tk)
+
+        def issue_ss(k0, slot):
+            wtiles.issue(w_e, k0, slot)
+            ttiles.issue(k0, slot)
+            e.line('"moe.async_commit"() : () -> ()')
+
+        # prologue: stages - 2 tiles ahead (a slot is refilled two iterations after its MMAs were
+        # issued: the wait of the iteration between has seen them finish)
+        for st in range(stages - 2):
+            issue_ss(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st))
+    elif wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
         staging = ActStaging(e, tile_m=tm, tile_k=tk, threads=W * waves, tid=tid, row_start=act_start,
                              convert=convert_a, esize=esize, load=load, stages=stages,
                              smem_base=stages * slot_bytes)
-    if stages:
+    if stages and not ss:
         smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
         lane_smem = e.add(e.mulc(wave, n_pieces * W * geo.piece_bytes), e.mulc(lane, geo.piece_bytes))
 
@@ -263,7 +284,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     n_acc = len(subs) if wgmma else m_reps * len(subs)
     types = [run_t] * n_acc
     iters = [f"%run{i} = {zero}" for i in range(n_acc)]
-    if prefetch:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
+    if prefetch and not ss:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
         first = flat([load_tile(e.c(0)), [] if wgmma else load_a(e.c(0)), load_scales(e.c(0))])
         types += [piece_t] * n_w + [a_load_t] * n_a + ["vector<2xbf16>"] * (len(first) - n_w - n_a)
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
@@ -272,102 +293,125 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                       f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
     e.depth += 1
     running = [f"%run{i}" for i in range(n_acc)]
-    steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
-    steps_b = [[] for _ in subs]
-    if prefetch:   # the last iteration reloads its own tile rather than read past the expert
-        nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32")
-        pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
-        tile = unflat(pf[:n_w], w_shape)
-        a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
-        s_tile = unflat(pf[n_w + n_a:], s_shape)
-        carried = flat([load_tile(nxt), [] if wgmma else load_a(nxt), load_scales(nxt)])
-    elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
+    if ss:   # wait for this tile, publish it, refill the slot of two tiles ago, issue this tile's MMAs
         i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
-        ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
-        issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
-        e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
-        ring = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
-        tile, carried = read_tile(ring), []
-        a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
-        if wgmma:   # this tile's activations from the ring into the MMA slot (the barrier is inside)
-            slot = e.op(f"arith.remui {i}, {e.c(2)} : i32")
-            staging.permute(ring, slot)
-    else:
-        tile, carried = load_tile(kt), []
-        a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
-    if wgmma and not stages:   # the next K tile's activations: loaded now, stored to the other slot after the MMAs
-        slot = e.op(f"arith.remui {e.op(f'arith.divui {kt}, {e.c(tk)} : i32')}, {e.c(2)} : i32")
-        staged_next = staging.issue(e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32"))
-    step_t = f"vector<{step_words}xi32>"
-
-    def step_weights(piece, w0):
-        """The lane's weight data of one K32 step (words w0 * step_words .. of a piece) as the MMA's
-        element type: unpacked (int4, one word per weight column of the lane), converted (fp8 on an
-        f16 MMA), or as stored."""
-        if step_words == piece_words and not (int4 or convert_b):   # the piece is this step's data
-            return piece if b_data_t == piece_t else e.op(f"llvm.bitcast {piece} : {piece_t} to {b_data_t}")
-        ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
-        if int4:
-            cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
-                              f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
-            return cols[0] if len(cols) == 1 else cols
-        vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
-        if convert_b:
-            return e.generic("moe.cvt_fp8_f16", [vec], [step_t], b_data_t)
-        return vec if b_data_t == step_t else e.op(f"llvm.bitcast {vec} : {step_t} to {b_data_t}")
-
-    for kk in range(tk // kc):
-        pieces = tile[kk]
-        for h in range(geo.steps):
-            if wgmma:
-                steps_a[0] += staging.descriptors(slot, kk * geo.steps + h)
-            for m in range(m_reps if not wgmma else 0):
-                loads = a_tile[kk][h][m]
-                if convert_a:   # once per row and step, shared by every weight column of the tile
-                    loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
-                steps_a[m] += lay.a_operands(e, loads, n_mma)
-            p, w0 = divmod(h, geo.steps_per_piece)
-            for si, sub_pieces in enumerate(pieces):
-                steps_b[si] += lay.b_operands(e, step_weights(sub_pieces[p], w0), n_mma)
-    n_steps = tk // 32 * n_mma
-    if grouped:
-        gsteps = G // 32 * n_mma
-        for j0 in range(0, n_steps, gsteps):
-            pairs = {}
-            for si, s in enumerate(subs):
-                key = (s["b"], s["gu"])
-                if key not in pairs:
-                    raw = s_tile[j0 // gsteps][keys.index(key)]
-                    pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
-                svec = lay.scale_vec(e, pairs[key], s["r"], "vector<4xf32>")
-                if wgmma:   # the same 4-element pattern for every 8 tokens
-                    x4 = [e.op(f"vector.extract {svec}[{i}] : f32 from vector<4xf32>") for i in range(4)]
-                    svec = e.op(f"vector.from_elements {', '.join(x4 * m_reps)} : {run_t}")
-                for m in range(1 if wgmma else m_reps):
-                    idx = acc_index(m, s["b"], s["gu"], s["r"])
-                    running[idx] = e.generic(
-                        "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
-                        [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
-                        f'atom = "{atom.name}", steps = {gsteps} : i64')
-    elif wgmma:   # per-row scales: one MMA chain per K tile onto the running sum
+        e.line(f'"moe.async_wait"() {{pending = {stages - 3} : i64}} : () -> ()')
+        e.line('"moe.async_proxy_fence"() : () -> ()')
+        e.line("gpu.barrier")
+        issue_ss(e.op(f"arith.minsi {e.addc(kt, (stages - 2) * tk)}, {last} : i32"),
+                 e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32"))
+        slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+        n_k = tk // atom.k                  # MMAs per column tile and K tile
+        kch = atom.k * ACT_BYTES[atom.elem] // 16   # 16-byte K chunks per MMA
+        tdesc = [ttiles.desc(slot, j * kch) for j in range(n_k)]
+        issued = []
+        slab0 = e.mulc(e.op(f"arith.divui {wave}, {e.c(4)} : i32"), len(subs))   # this warpgroup's slabs
         for si in range(len(subs)):
-            issued = e.generic("moe.wgmma", steps_a[0] + steps_b[si] + [running[si]],
-                               [atom.a_type] * n_steps + [atom.b_type] * n_steps + [run_t], run_t,
-                               f'atom = "{atom.name}", steps = {n_steps} : i64')
-            running[si] = e.generic("moe.wgmma_wait", [issued], [run_t], run_t, "pending = 0 : i64")
+            wdesc = [wtiles.desc(slot, j * kch, row=e.mulc(e.addc(slab0, si), 64)) for j in range(n_k)]
+            issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
+                ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
+        # the MMAs of this K tile stay in flight; the previous tile's are finished
+        running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
+        carried = []
     else:
-        for j in range(n_steps):
-            for si, s in enumerate(subs):
-                for m in range(m_reps):
-                    idx = acc_index(m, s["b"], s["gu"], s["r"])
-                    running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
-                                             [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
-    if wgmma and not stages:
-        staging.store(staged_next, e.op(f"arith.subi {e.c(1)}, {slot} : i32"))
+        steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
+        steps_b = [[] for _ in subs]
+        if prefetch:   # the last iteration reloads its own tile rather than read past the expert
+            nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32")
+            pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
+            tile = unflat(pf[:n_w], w_shape)
+            a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
+            s_tile = unflat(pf[n_w + n_a:], s_shape)
+            carried = flat([load_tile(nxt), [] if wgmma else load_a(nxt), load_scales(nxt)])
+        elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
+            i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
+            ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
+            issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
+            e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
+            ring = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+            tile, carried = read_tile(ring), []
+            a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+            if wgmma:   # this tile's activations from the ring into the MMA slot (the barrier is inside)
+                slot = e.op(f"arith.remui {i}, {e.c(2)} : i32")
+                staging.permute(ring, slot)
+        else:
+            tile, carried = load_tile(kt), []
+            a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+        if wgmma and not stages:   # the next K tile's activations: loaded now, stored to the other slot after the MMAs
+            slot = e.op(f"arith.remui {e.op(f'arith.divui {kt}, {e.c(tk)} : i32')}, {e.c(2)} : i32")
+            staged_next = staging.issue(e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32"))
+        step_t = f"vector<{step_words}xi32>"
+
+        def step_weights(piece, w0):
+            """The lane's weight data of one K32 step (words w0 * step_words .. of a piece) as the MMA's
+            element type: unpacked (int4, one word per weight column of the lane), converted (fp8 on an
+            f16 MMA), or as stored."""
+            if step_words == piece_words and not (int4 or convert_b):   # the piece is this step's data
+                return piece if b_data_t == piece_t else e.op(f"llvm.bitcast {piece} : {piece_t} to {b_data_t}")
+            ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
+            if int4:
+                cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
+                                  f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
+                return cols[0] if len(cols) == 1 else cols
+            vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
+            if convert_b:
+                return e.generic("moe.cvt_fp8_f16", [vec], [step_t], b_data_t)
+            return vec if b_data_t == step_t else e.op(f"llvm.bitcast {vec} : {step_t} to {b_data_t}")
+
+        for kk in range(tk // kc):
+            pieces = tile[kk]
+            for h in range(geo.steps):
+                if wgmma:
+                    steps_a[0] += staging.descriptors(slot, kk * geo.steps + h)
+                for m in range(m_reps if not wgmma else 0):
+                    loads = a_tile[kk][h][m]
+                    if convert_a:   # once per row and step, shared by every weight column of the tile
+                        loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
+                    steps_a[m] += lay.a_operands(e, loads, n_mma)
+                p, w0 = divmod(h, geo.steps_per_piece)
+                for si, sub_pieces in enumerate(pieces):
+                    steps_b[si] += lay.b_operands(e, step_weights(sub_pieces[p], w0), n_mma)
+        n_steps = tk // 32 * n_mma
+        if grouped:
+            gsteps = G // 32 * n_mma
+            for j0 in range(0, n_steps, gsteps):
+                pairs = {}
+                for si, s in enumerate(subs):
+                    key = (s["b"], s["gu"])
+                    if key not in pairs:
+                        raw = s_tile[j0 // gsteps][keys.index(key)]
+                        pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
+                    svec = lay.scale_vec(e, pairs[key], s["r"], "vector<4xf32>")
+                    if wgmma:   # the same 4-element pattern for every 8 tokens
+                        x4 = [e.op(f"vector.extract {svec}[{i}] : f32 from vector<4xf32>") for i in range(4)]
+                        svec = e.op(f"vector.from_elements {', '.join(x4 * m_reps)} : {run_t}")
+                    for m in range(1 if wgmma else m_reps):
+                        idx = acc_index(m, s["b"], s["gu"], s["r"])
+                        running[idx] = e.generic(
+                            "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
+                            [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
+                            f'atom = "{atom.name}", steps = {gsteps} : i64')
+        elif wgmma:   # per-row scales: one MMA chain per K tile onto the running sum
+            for si in range(len(subs)):
+                issued = e.generic("moe.wgmma", steps_a[0] + steps_b[si] + [running[si]],
+                                   [atom.a_type] * n_steps + [atom.b_type] * n_steps + [run_t], run_t,
+                                   f'atom = "{atom.name}", steps = {n_steps} : i64')
+                running[si] = e.generic("moe.wgmma_wait", [issued], [run_t], run_t, "pending = 0 : i64")
+        else:
+            for j in range(n_steps):
+                for si, s in enumerate(subs):
+                    for m in range(m_reps):
+                        idx = acc_index(m, s["b"], s["gu"], s["r"])
+                        running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
+                                                 [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
+        if wgmma and not stages:
+            staging.store(staged_next, e.op(f"arith.subi {e.c(1)}, {slot} : i32"))
     e.line(f"scf.yield {', '.join(running + carried)} : {', '.join(types)}")
     e.depth -= 1
     e.line("}")
     accs = list(results[:n_acc])
+    if ss:   # the last tile's MMAs
+        accs = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, "pending = 0 : i64") for v in accs]
     f32_t = "vector<4xf32>"
     if wgmma:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
         accs = [e.op(f"vector.extract_strided_slice {a} {{offsets = [{4 * m}], sizes = [4], strides = [1]}} "
@@ -427,7 +471,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
-                             wgmma=wgmma, shared_bytes=stages * slot_bytes + (staging.shared_bytes if staging else 0),
+                             wgmma=wgmma, shared_bytes=(wtiles.bytes + ttiles.bytes) if ss else
+                             stages * slot_bytes + (staging.shared_bytes if staging else 0),
                              grid_y=spec.out_n // tn), e, loc)
 
 

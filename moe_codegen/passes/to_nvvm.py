@@ -13,12 +13,13 @@
                    scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
   moe.wgmma        one inline-asm block: wgmma.fence, the chain of wgmma.mma_async m64nNk16 (A: the
-                   weights in registers, B: tokens through a shared-memory descriptor; the first
+                   weights in registers, or a shared-memory descriptor for weights used as stored
+                   (fp8: m64nNk32 e4m3), B: tokens through a shared-memory descriptor; the first
                    starts from zero unless a running sum is given), commit
   moe.wgmma_wait   wgmma.wait_group N, the accumulators tied through it, so that no read of them
                    can be scheduled before it
   moe.async_proxy_fence  fence.proxy.async.shared::cta (plain stores -> what wgmma reads)
-  moe.async_copy   cp.async.cg.shared.global, 16 bytes (staged weights); moe.async_commit / moe.async_wait:
+  moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false) (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
 from __future__ import annotations
@@ -141,6 +142,15 @@ def _mma(op):
     return build
 
 
+def _asm_to_accumulator(e, text, cons, ins, types, t, n):
+    """An inline-asm block whose n f32 outputs are an accumulator vector<n x f32> (t)."""
+    st = f"!llvm.struct<({', '.join(['f32'] * n)})>"
+    r = e.op(f'llvm.inline_asm has_side_effects asm_dialect = att "{text}", "{cons},~{{memory}}" '
+             f'{", ".join(ins)} : ({", ".join(types)}) -> {st}')
+    vals = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(n)]
+    return e.op(f"vector.from_elements {', '.join(vals)} : {t}")
+
+
 def _wgmma(op):
     from ..targets import ATOMS
     name = op.attributes["atom"].value
@@ -155,32 +165,35 @@ def _wgmma(op):
     n = int(m.group(1)) if m else 0
     if not m or n % 4 or not 4 <= n <= 128:
         raise DiagnosedError(f"moe.wgmma: accumulator {t} is not vector<N/2 x f32> for N = 8 .. 256 tokens", op)
-    ptx = ATOMS[name].elem
+    atom = ATOMS[name]
+    ptx = {"fp8": "e4m3"}.get(atom.elem, atom.elem)
     d = "{" + ", ".join(f"${i}" for i in range(n)) + "}"
-    first = n + (n if acc else 0)         # operand number of the first A register
-    desc0, flag = first + 4 * steps, first + 5 * steps
+    first = n + (n if acc else 0)         # operand number of the first A register (or descriptor)
+    a_regs = 1 if atom.smem_a else 4      # the weights: a descriptor, or 4 registers of fragment
+    desc0, flag = first + a_regs * steps, first + (a_regs + 1) * steps
     body = ["{", ".reg .pred p, q;", f"setp.ne.b32 p, ${flag}, 0;", f"setp.ne.b32 q, ${flag + 1}, 0;",
             "wgmma.fence.sync.aligned;"]
+    # K-major operands: transpose flags 0 (the fp8 form has none, K-major is its only layout)
+    trans = "" if ptx == "e4m3" else (", 0, 0" if atom.smem_a else ", 0")
     for i in range(steps):
-        a = "{" + ", ".join(f"${first + 4 * i + j}" for j in range(4)) + "}"
-        body.append(f"wgmma.mma_async.sync.aligned.m64n{2 * n}k16.f32.{ptx}.{ptx} {d}, {a}, ${desc0 + i}, "
-                    f"{'p' if i == 0 else 'q'}, 1, 1, 0;")
+        a = f"${first + i}" if atom.smem_a else "{" + ", ".join(f"${first + 4 * i + j}" for j in range(4)) + "}"
+        body.append(f"wgmma.mma_async.sync.aligned.m64n{2 * n}k{atom.k}.f32.{ptx}.{ptx} {d}, {a}, ${desc0 + i}, "
+                    f"{'p' if i == 0 else 'q'}, 1, 1{trans};")
     body += ["wgmma.commit_group.sync.aligned;", "}"]
-    cons = ["=f"] * n + ([str(i) for i in range(n)] if acc else []) + ["r"] * (4 * steps) + ["l"] * steps + ["r", "r"]
-    st = f"!llvm.struct<({', '.join(['f32'] * n)})>"
+    cons = ["=f"] * n + ([str(i) for i in range(n)] if acc else []) + ["l" if atom.smem_a else "r"] * (a_regs * steps) \
+        + ["l"] * steps + ["r", "r"]
 
     def build(e, a):
         ins = []
         if acc:
             ins += [e.op(f"vector.extract {a[-1]}[{i}] : f32 from {t}") for i in range(n)]
         for i in range(steps):
-            ins += [e.op(f"vector.extract {a[steps + i]}[{j}] : i32 from vector<4xi32>") for j in range(4)]
+            ins += [a[steps + i]] if atom.smem_a else \
+                [e.op(f"vector.extract {a[steps + i]}[{j}] : i32 from vector<4xi32>") for j in range(4)]
         ins += list(a[:steps]) + [e.c(1 if acc else 0), e.c(1)]
-        types = ["f32"] * (n if acc else 0) + ["i32"] * (4 * steps) + ["i64"] * steps + ["i32", "i32"]
-        r = e.op(f'llvm.inline_asm has_side_effects asm_dialect = att "{" ".join(body)}", '
-                 f'"{",".join(cons)},~{{memory}}" {", ".join(ins)} : ({", ".join(types)}) -> {st}')
-        vals = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(n)]
-        return [e.op(f"vector.from_elements {', '.join(vals)} : {t}")]
+        types = ["f32"] * (n if acc else 0) + (["i64"] * steps if atom.smem_a else ["i32"] * (4 * steps)) \
+            + ["i64"] * steps + ["i32", "i32"]
+        return [_asm_to_accumulator(e, " ".join(body), ",".join(cons), ins, types, t, n)]
 
     return build
 
@@ -191,16 +204,12 @@ def _wgmma_wait(op):
     if not m or str(op.operands[0].type) != t:
         raise DiagnosedError(f"moe.wgmma_wait takes and gives the accumulator vector<N x f32>, got {t}", op)
     n, pending = int(m.group(1)), op.attributes["pending"].value
-    st = f"!llvm.struct<({', '.join(['f32'] * n)})>"
     # the accumulators pass through the wait (tied operands): nothing reads them before it
     cons = ",".join(["=f"] * n + [str(i) for i in range(n)])
 
     def build(e, a):
         ins = [e.op(f"vector.extract {a[0]}[{i}] : f32 from {t}") for i in range(n)]
-        r = e.op(f'llvm.inline_asm has_side_effects asm_dialect = att "wgmma.wait_group.sync.aligned {pending};", '
-                 f'"{cons},~{{memory}}" {", ".join(ins)} : ({", ".join(["f32"] * n)}) -> {st}')
-        vals = [e.op(f"llvm.extractvalue {r}[{i}] : {st}") for i in range(n)]
-        return [e.op(f"vector.from_elements {', '.join(vals)} : {t}")]
+        return [_asm_to_accumulator(e, f"wgmma.wait_group.sync.aligned {pending};", cons, ins, ["f32"] * n, t, n)]
 
     return build
 
@@ -243,8 +252,13 @@ def _async_copy(op):
     if len(op.operands) not in (5, 6):
         raise DiagnosedError(f"moe.async_copy takes 5 operands (+ a validity bit), got {len(op.operands)}", op)
     guarded = len(op.operands) == 6 and not _is_true(op.operands[5])
+    nbytes = op.attributes["bytes"].value if "bytes" in op.attributes else 16
+    if nbytes not in (4, 8, 16) or (guarded and nbytes != 16):
+        raise DiagnosedError(f"moe.async_copy: {nbytes} bytes (cp.async copies 4, 8 or 16; zero-filled: 16)", op)
+    # 16 bytes bypass L1 (.cg: each copy is read once from shared memory); 4 and 8 exist only as .ca
+    cache = "cg" if nbytes == 16 else "ca"
 
-    def build(e, a):   # 16 bytes, L2 only (.cg): each lane reads back its own copy, no L1 reuse
+    def build(e, a):
         dst = e.op(f"llvm.getelementptr {a[0]}[{a[1]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
         off = e.op(f'arith.addi {a[3]}, {a[4]} : i32')
         if guarded:   # an invalid copy reads nothing (the base, 0 bytes) and fills its 16 bytes with zeros
@@ -254,7 +268,7 @@ def _async_copy(op):
             n = e.op(f"arith.select {a[5]}, {e.c(16)}, {e.c(0)} : i32")
             e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg, {n} : !llvm.ptr<3>, !llvm.ptr<1>, i32")
         else:
-            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>")
+            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, {nbytes}, cache = {cache} : !llvm.ptr<3>, !llvm.ptr<1>")
         return []
     return build
 
