@@ -92,10 +92,11 @@ def runtime_suite(target: str):
     # MMA operands in shared memory (S: K shorter than the ring)
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight != "int4"]:
         for name, extra in (("S", {}), ("M", {}), ("M", {"waves": 8, "tile_k": 128}), ("S", {"stages": 3}),
-                            ("M", {"tile_k": 64, "stages": 4})):
+                            ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
-            # (two warpgroups of 16-bit gate + up tiles would need more than the shared memory)
-            for stage in (1, 2) if "waves" not in extra or DTYPES[dtype].act == "fp8" else (2,):
+            # (two warpgroups of 16-bit gate + up tiles of K 128 would need more than the shared memory)
+            big = "waves" in extra and extra["tile_k"] == 128 and DTYPES[dtype].act != "fp8"
+            for stage in (2,) if big else (1, 2):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,

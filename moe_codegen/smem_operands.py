@@ -69,13 +69,17 @@ def weight_split(geo, tile_n: int, tile_k: int, threads: int):
         return unit, d, True
     if n_kk == 1 and d <= 2 and (tile_n // 8) % d == 0:
         return unit, d, False
+    # four 8-column blocks per step: two warps' 16 columns each, inside one warpgroup
+    if n_kk == 1 and d == 4 and tile_n // (threads // 32) == 16 and (tile_n // 8) % 4 == 0:
+        return unit, d, False
     return None
 
 
 class WeightTiles(_Ring):
     """Thread tid copies step data (tid % unit) of 8-column block / K chunk i * D + tid // unit, for each i:
     the thread's lane, step and D index are fixed, so every copy's source and destination is one of two
-    per-thread offsets plus a constant (the columns of a D step stay inside one 16-column block)."""
+    per-thread offsets plus a constant (the columns of a D step stay inside one 16-column block, or with
+    D = 4 inside two warps' blocks of one warpgroup)."""
 
     def __init__(self, e, smem, *, geo, tile_n: int, tile_k: int, waves: int, gate_up: int, inter: int, K: int,
                  n0, tid, threads: int, esize: int, stages: int, smem_base: int = 0):
@@ -110,9 +114,14 @@ class WeightTiles(_Ring):
         kchunk = e.op(f"arith.divui {kdyn}, {e.c(16)} : i32")
         within = e.op(f"arith.remui {kdyn}, {e.c(16)} : i32")
         dyn = {}
+        # a D step of 8-column blocks: 8 columns further in the warp's 16, or (D = 4) the next warp
+        d_col, d_warp = (e.c(0), None) if d_steps_k else (d, None) if D <= 2 else \
+            (e.op(f"arith.remui {d}, {e.c(2)} : i32"), e.op(f"arith.divui {d}, {e.c(2)} : i32"))
         for half in (0, 8):   # the static column's place in its 16-column block
-            c16 = e.addc(e.add(g, e.mulc(d, 0 if d_steps_k else 8)), half)
+            c16 = e.addc(e.add(g, e.mulc(d_col, 8)), half)
             r = e.add(e.op(f"arith.divui {c16}, {e.c(2)} : i32"), e.mulc(e.op(f"arith.remui {c16}, {e.c(2)} : i32"), 8))
+            if d_warp is not None:
+                r = e.add(r, e.mulc(d_warp, 16))
             dyn[half] = e.add(e.add(e.mulc(kchunk, rows * 16), e.mulc(r, 16)), within)
         self.src_dyn, self.copies = src, []   # (source constant, destination offset, bytes)
         for i in range(n_kk * t8 * gate_up // D):
