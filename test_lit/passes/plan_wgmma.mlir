@@ -28,7 +28,7 @@ func.func @decode(%x: memref<?x7168xbf16>, %w: memref<64x4096x3584xi8>, %sx: mem
 // CHECK-LABEL: func.func @prefill_fp8
 // CHECK: "moe.gemm"
 // CHECK-SAME: stages = 4 : i64
-// CHECK-SAME: tile_k = 128 : i64
+// CHECK-SAME: tile_k = 64 : i64
 // CHECK-SAME: tile_m = 128 : i64
 // CHECK-SAME: tile_n = 128 : i64
 // CHECK-SAME: waves = 8 : i64
