@@ -25,8 +25,7 @@ groups of 8 rows.  fp8 activations (W4A_FP8 on the f16 MMA) are converted on the
 """
 from __future__ import annotations
 
-SMEM = "!llvm.ptr<3>"
-PTR = "!llvm.ptr<1>"
+from .smem_operands import PTR, SMEM, descriptor_base
 
 
 class ActStaging:
@@ -58,13 +57,7 @@ class ActStaging:
             self.rows.append((e.add(start, e.mulc(u, self.unit_bytes)), valid,
                               e.add(e.mulc(n, 16), e.mulc(t0, 4))))
         self.raw_lane = e.addc(e.mulc(tid, 16), smem_base)
-        addr = e.op(f"llvm.ptrtoint {self.smem} : {SMEM} to i32")
-        addr16 = e.op(f"arith.extui {e.op(f'arith.shrui {e.addc(addr, self.mma_base)}, {e.c(4)} : i32')} "
-                      ": i32 to i64")
-        # descriptor: start address >> 4 (bits 0-13), leading byte offset >> 4 (16-29), stride byte
-        # offset >> 4 (32-45); no swizzle, base offset 0
-        fixed = ((tile_m * 16 >> 4) << 16) | ((128 >> 4) << 32)
-        self.desc0 = e.op(f"arith.ori {addr16}, {e.c(fixed, 'i64')} : i64")
+        self.desc0 = descriptor_base(e, self.smem, self.mma_base, tile_m)
 
     @property
     def shared_bytes(self) -> int:

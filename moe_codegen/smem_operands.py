@@ -25,7 +25,9 @@ PTR = "!llvm.ptr<1>"
 
 
 def descriptor_base(e, smem, offset: int, rows: int):
-    """i64 matrix descriptor of the region at byte `offset` of @moe_smem with `rows` rows per chunk."""
+    """i64 matrix descriptor of the region at byte `offset` of @moe_smem with `rows` rows per chunk:
+    start address >> 4 (bits 0-13), leading byte offset >> 4 (16-29), stride byte offset >> 4 (32-45);
+    no swizzle, base offset 0."""
     addr = e.addc(e.op(f"llvm.ptrtoint {smem} : {SMEM} to i32"), offset)
     start = e.op(f"arith.extui {e.op(f'arith.shrui {addr}, {e.c(4)} : i32')} : i32 to i64")
     return e.op(f"arith.ori {start}, {e.c(((rows * 16) >> 4 << 16) | ((128 >> 4) << 32), 'i64')} : i64")

@@ -14,6 +14,7 @@ from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
 from ..spec import ACT_BYTES, DTYPES, layer_tile_m
 from ..layouts import LAYOUTS
+from ..smem_operands import weight_split
 from ..targets import geometry_of, get_target
 from .registry import DiagnosedError, register
 
@@ -74,6 +75,7 @@ def choose(spec):
     target = get_target(spec.target)
     atom = target.mma[spec.dtype]
     K, out_n = spec.k_dim, spec.out_n
+    esize = ACT_BYTES[DTYPES[spec.dtype].act]
 
     notes = []
 
@@ -109,7 +111,7 @@ def choose(spec):
             raise ValueError(f"tile_k {tile_k} must be a multiple of {step} and divide K = {K}")
     else:
         # both operands in shared memory: 128 bytes of K per row and stage (a deep ring fits)
-        first = (128 // ACT_BYTES[DTYPES[spec.dtype].act],) if wgmma and atom.smem_a else ()
+        first = (128 // esize,) if wgmma and atom.smem_a else ()
         tile_k = next((t for t in first + (128, 256, 64) if t % step == 0 and K % t == 0), None)
         if tile_k is None:
             raise ValueError(f"no tile_k in (64, 128, 256) is a multiple of {step} and divides K = {K}")
@@ -118,7 +120,6 @@ def choose(spec):
         if spec.waves is not None:
             return spec.waves
         if wgmma and atom.smem_a:   # one 16-column block per warp: one or two warpgroups
-            from ..smem_operands import weight_split
             waves = {4 * pair: 4, 8 * pair: 8}.get(tn, 0)
             return waves if waves and weight_split(geometry_of(target, spec.dtype), tn, tile_k, 32 * waves) else 0
         return next((w for w in ((MAX_WAVES,) if wgmma else (MAX_WAVES, 2, 1)) if (tn // pair) % w == 0), 0)
@@ -135,7 +136,8 @@ def choose(spec):
         if tile_n % pair or out_n % tile_n:
             raise ValueError(f"tile_n {tile_n} must be a multiple of {pair} and divide N = {out_n}")
         if not waves_for(tile_n):
-            raise ValueError(f"wgmma: tile_n {tile_n} must hold a multiple of 4 column blocks of {pair}")
+            raise ValueError(f"wgmma: tile_n {tile_n} has no split into warpgroups of 16-column warps "
+                             f"(4 blocks of {pair} per warpgroup) whose copies this kernel can map")
         regs = acc_registers(spec.stage, tile_m, tile_n, waves_for(tile_n), atom, grouped)
         if regs > acc_budget:
             raise ValueError(
@@ -159,13 +161,11 @@ def choose(spec):
                              + (": " + "; ".join(notes) if notes else ""))
     waves = waves_for(tile_n)
     stages = spec.stages or 0
-    esize = ACT_BYTES[DTYPES[spec.dtype].act]
     ss = wgmma and atom.smem_a
     if ss:   # weights and tokens of `stages` K tiles in shared memory; the deepest ring that fits
         gate_up = 2 if spec.stage == 1 else 1
         ring = (tile_n * gate_up + tile_m) * tile_k * esize
         stages = stages or next((st for st in (4, 3) if st * ring <= target.lds_limit), 3)
-        from ..smem_operands import weight_split
         t_units, threads = tile_m * tile_k * esize // 16, 32 * waves
         if weight_split(geometry_of(target, spec.dtype), tile_n, tile_k, threads) is None:
             raise ValueError(f"wgmma: the weight copies of a {tile_n}x{tile_k} tile do not map onto {threads} threads "
@@ -173,7 +173,7 @@ def choose(spec):
         if t_units % threads or threads % (tile_k * esize // 16):
             raise ValueError(f"wgmma: the {t_units} token copies of a K tile must divide evenly over {threads} threads")
     # activation units of a K32 step per row: 8 activations each, or 16 bytes each when copied
-    units = 2 if stages and DTYPES[spec.dtype].act == "fp8" else 4
+    units = 2 if stages and esize == 1 else 4
     if wgmma and not ss and (tile_m * units) % (32 * waves):
         raise ValueError(f"wgmma: the {tile_m * units} activation pieces of a K32 step (tile_m {tile_m}) must "
                          f"divide evenly over {32 * waves} threads")
