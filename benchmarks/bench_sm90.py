@@ -144,14 +144,15 @@ def run(args):
                 row = dict(shape=shape, dtype=label, tokens=tokens, stage=stage, tile_m=kern.tile_m,
                            tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], prefetch=kern.meta.get("prefetch", 0),
                            stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"),
-                           wgmma=kern.meta.get("wgmma", 0), us=t * 1e6, weight_gb_s=bw / 1e9,
+                           wgmma=kern.meta.get("wgmma", 0), raster=kern.meta.get("raster", 0), us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
                 rows.append(row)
                 print(f"{shape:9s} {label:12s} t={tokens:5d} stage{stage} tile {row['tile_m']}x{row['tile_n']}x"
                       f"{row['tile_k']} w{row['waves']}{' pf' if row['prefetch'] else ''}"
-                      f"{' st%d' % row['stages'] if row['stages'] else ''}{' wgmma' if row['wgmma'] else ''}: "
+                      f"{' st%d' % row['stages'] if row['stages'] else ''}{' wgmma' if row['wgmma'] else ''}"
+                      f"{' r%d' % row['raster'] if row['raster'] else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
                       f"rel_l2 {err:.2e}", flush=True)

@@ -17,15 +17,19 @@ this layout through registers: either loaded from global memory one K tile ahead
 16-byte pieces, zero-filled for padding rows) and permuted from the ring by the same thread
 (`issue_async` / `permute`), which keeps global latency out of registers.
 
-MMA slot layout (no swizzle, K-major "core matrices" of 8 rows x 16 bytes):
-  slot s, step st, chunk c, row n, word t  ->  s*slot + st*(tile_m*64) + c*(tile_m*16) + n*16 + t*4
-so MMA u of step st reads chunks 2u, 2u + 1: start st*tile_m*64 + 2u*tile_m*16, leading-dimension
-(K) byte offset tile_m*16 between its two core-matrix columns, stride (N) byte offset 128 between
-groups of 8 rows.  fp8 activations (W4A_FP8 on the f16 MMA) are converted on the way, exactly.
+MMA slot layout (K-major rows of one K32 step, 64 bytes, in the 64-byte swizzle):
+  slot s, step st, chunk c, row n, word t  ->  s*slot + st*(tile_m*64) + n*64 + (c ^ (n//2 % 4))*16 + t*4
+so MMA u of step st starts at st*tile_m*64 + 2u*16, stride (N) byte offset 512 between groups of 8
+rows (descriptor layout 2).  A warp's 32 stores to one chunk (8 rows x 4 words) still hit 32
+distinct banks, and the MMAs' reads of 8 rows at one K offset spread over the banks (unswizzled core
+matrices cost 3-4x the ideal shared-memory wavefronts on the H100).  fp8 activations (W4A_FP8 on the
+f16 MMA) are converted on the way, exactly.
 """
 from __future__ import annotations
 
 from .smem_operands import PTR, SMEM, descriptor_base
+
+SWIZZLE = 64   # bytes per row of a K32 step of 16-bit activations: the descriptor's 64-byte swizzle
 
 
 class ActStaging:
@@ -40,6 +44,8 @@ class ActStaging:
         self.slot_bytes = self.steps * self.step_bytes
         self.raw_slot = self.steps * tile_m * 32 * esize        # one K tile as stored in global memory
         self.mma_base = smem_base + stages * self.raw_slot
+        if self.mma_base % (8 * SWIZZLE):
+            raise ValueError(f"the MMA slots at byte {self.mma_base} are not aligned to the swizzle's {8 * SWIZZLE} bytes")
         self.smem = e.op(f"llvm.mlir.addressof @moe_smem : {SMEM}")
         # per thread: 16-byte units of (row n, first t piece); `per` t pieces of 8 activations each
         self.per = 2 if esize == 1 and stages else 1
@@ -54,10 +60,15 @@ class ActStaging:
         for j in range(self.n_units):
             n = e.addc(n0, j * threads // units)
             start, valid = row_start(n)
+            # row n's swizzled chunk 0 (the swizzle, n // 2 % 4, is the same for all of the thread's rows:
+            # they are 8k apart); chunk c is then that address XOR 16c (bits 4-5, zero elsewhere in it)
+            swz = e.op(f"arith.remui {e.op(f'arith.divui {n}, {e.c(2)} : i32')}, {e.c(4)} : i32")
             self.rows.append((e.add(start, e.mulc(u, self.unit_bytes)), valid,
-                              e.add(e.mulc(n, 16), e.mulc(t0, 4))))
+                              e.add(e.add(e.mulc(n, SWIZZLE), e.mulc(t0, 4)), e.mulc(swz, 16))))
+        if (threads // units) % 8:
+            raise ValueError(f"{threads} threads do not stage whole groups of 8 rows")
         self.raw_lane = e.addc(e.mulc(tid, 16), smem_base)
-        self.desc0 = descriptor_base(e, self.smem, self.mma_base, tile_m)
+        self.desc0 = descriptor_base(e, self.smem, self.mma_base, swizzle=SWIZZLE)
 
     @property
     def shared_bytes(self) -> int:
@@ -112,7 +123,9 @@ class ActStaging:
                     off = e.addc(e.add(base, soff), st * self.step_bytes + 4 * q)
                     for c in range(4):
                         w = e.op(f"vector.extract {piece}[{c}] : i32 from vector<4xi32>")
-                        ptr = e.op(f"llvm.getelementptr {self.smem}[{e.addc(off, c * self.tm * 16)}] "
+                        # (an XOR, not an add: the chunk offsets stay out of the loop-invariant
+                        # addresses LLVM would otherwise hoist, one register each)
+                        ptr = e.op(f"llvm.getelementptr {self.smem}[{e.op(f'arith.xori {off}, {e.c(16 * c)} : i32')}] "
                                    f": ({SMEM}, i32) -> {SMEM}, i8")
                         e.line(f"llvm.store {w}, {ptr} {{alignment = 4 : i64}} : i32, {SMEM}")
         # the MMAs read shared memory through the async proxy: fence the generic-proxy writes, then
@@ -125,6 +138,6 @@ class ActStaging:
         e = self.e
         base = e.op(f"arith.extui {e.mulc(slot, self.slot_bytes >> 4)} : i32 to i64")
         d = e.op(f"arith.addi {self.desc0}, {base} : i64")
-        return [e.op(f"arith.addi {d}, {e.c((step * self.step_bytes + 2 * u * self.tm * 16) >> 4, 'i64')} : i64")
+        return [e.op(f"arith.addi {d}, {e.c((step * self.step_bytes + 2 * u * 16) >> 4, 'i64')} : i64")
                 for u in range(2)]
 

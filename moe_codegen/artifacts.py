@@ -7,13 +7,15 @@ Layout of an artifact folder:
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 from .errors import MoeCodegenError
-from .spec import DTYPES, KernelSpec, layer_tile_m
+from .smem_operands import SWIZZLE_ATOM
+from .spec import ACT_BYTES, DTYPES, KernelSpec, layer_tile_m
 from .targets import get_target
 
 # tokens, model_dim, inter_dim, experts, topk (SPEC section 5)
@@ -80,7 +82,7 @@ def runtime_suite(target: str):
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight == "int4"]:
         for name, group, extra in (("S", 32, {}), ("M", 128, {}), ("M", -1, {}), ("S", 32, {"waves": 8}),
                                    ("M", 32, {"prefetch": 1}), ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
-                                   ("M", -1, {"stages": 4})):
+                                   ("M", -1, {"stages": 4}), ("M", 32, {"raster": 3})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             for stage in (1, 2):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
@@ -92,8 +94,11 @@ def runtime_suite(target: str):
     # MMA operands in shared memory (S: K shorter than the ring)
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight != "int4"]:
         for name, extra in (("S", {}), ("M", {}), ("M", {"waves": 8, "tile_k": 128}), ("S", {"stages": 3}),
-                            ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4})):
+                            ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4}),
+                            ("M", {"raster": 3})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
+            if "tile_k" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] < SWIZZLE_ATOM:
+                continue   # (8-bit weights: K tiles of whole 128-byte swizzled rows)
             # (two warpgroups of 16-bit gate + up tiles of K 128 would need more than the shared memory)
             big = "waves" in extra and extra["tile_k"] == 128 and DTYPES[dtype].act != "fp8"
             for stage in (2,) if big else (1, 2):
@@ -138,13 +143,14 @@ def _tile_variants(target, dtype, tm):
         return [(tn, tk, w, pf, 0) for tn in (16, 32, 64, 128, 256) for tk in (128, 256) for w in (2, 4)
                 for pf in (0, 1)]
     if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too
-        return [(tn, tk, w, 0, st) for tn in (64, 128, 256) for tk in (64, 128) for w in (4, 8) for st in (3, 4)]
+        return [(tn, tk, w, 0, st) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
+                for st in (3, 4, 6)]
     # weights in registers: loaded directly, a K tile ahead, or through the ring with the tokens
     return [(tn, tk, w, pf, st) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
             for pf, st in ((0, 0), (1, 0), (0, 2), (0, 3), (0, 4))]
 
 
-def tiles_suite(target: str, dtypes=None):
+def tiles_suite(target: str, dtypes=None, tokens=None):
     """Legal tile variants of the decode cases (and of the prefill case where the target has a wgmma
     kernel for the dtype) for the tile search (benchmarks/bench_sm90.py --sweep): tile_n, tile_k, waves
     per block, and how the K loop gets its tiles (directly, one K tile ahead in registers, or a ring of
@@ -158,7 +164,8 @@ def tiles_suite(target: str, dtypes=None):
                 continue
             prefill = dtype in (get_target(target).wgmma or {})   # tokens beyond decode: the wgmma kernel
             tms = {layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=t)) for t in token_list
-                   if (t <= 64 and dtype in DECODE_TILE_DTYPES) or (t > 256 and prefill)}
+                   if ((t <= 64 and dtype in DECODE_TILE_DTYPES) or (t > 256 and prefill))
+                   and (not tokens or t in tokens)}
             for tm in sorted(tms):
                 for stage in (1, 2):
                     for tn, tk, waves, pf, st in _tile_variants(target, dtype, tm):
@@ -169,7 +176,14 @@ def tiles_suite(target: str, dtypes=None):
     return specs
 
 
-SUITES = {"runtime": runtime_suite, "bench": bench_suite, "tiles": tiles_suite}
+def raster_suite(target: str):
+    """The planned prefill kernels (more than 256 tokens) of the bench cases, in each block order:
+    launch order (0) and groups of 2 .. 32 token tiles (benchmarks/bench_sm90.py --sweep)."""
+    return [(name, dataclasses.replace(spec, raster=g, tile_m=layer_tile_m(spec))) for name, spec in bench_suite(target)
+            if spec.tokens_hint > 256 for g in (0, 2, 4, 8, 16, 32)]
+
+
+SUITES = {"runtime": runtime_suite, "bench": bench_suite, "tiles": tiles_suite, "raster": raster_suite}
 
 
 def kernel_id(spec: KernelSpec) -> str:
@@ -188,7 +202,7 @@ def write_kernel(k, folder, shape=None) -> Path:
     return d
 
 
-def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dtypes=None) -> Path:
+def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dtypes=None, tokens=None) -> Path:
     from .compiler import compile as compile_kernel
 
     if suite not in SUITES:
@@ -196,7 +210,7 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dty
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     index = []
-    for shape, spec in (SUITES[suite](target, dtypes) if suite == "tiles" else SUITES[suite](target)):
+    for shape, spec in (SUITES[suite](target, dtypes, tokens) if suite == "tiles" else SUITES[suite](target)):
         try:
             k = compile_kernel(spec)
         except MoeCodegenError as e:

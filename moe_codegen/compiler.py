@@ -64,7 +64,8 @@ def _launch_info(module_text: str, spec: KernelSpec) -> dict:
         info["grid_y"] = "tokens"
         info["args"] = ["partial"] + (["valid_mask"] if spec.masked else []) + ["out", "tokens:i32"]
     else:
-        info["grid_x"] = "ceil(max_padded / tile_m)"
+        # token tiles on grid y where the kernel walks blocks in grouped order (raster), else on x
+        info["grid_y" if "grid_x" in info else "grid_x"] = "ceil(max_padded / tile_m)"
         info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
                         "tokens:i32"]
     return info

@@ -129,6 +129,10 @@ class KernelSpec:
     # 1: warpgroup MMA (sm_90a wgmma), the tile's tokens staged once in shared memory for all its warps
     # (prefill); 0: per-warp MMAs with operands in registers; None: the plan decides
     wgmma: Optional[int] = None
+    # block order: >= 1 walks groups of this many token tiles, every column tile of a group before the
+    # next group, so a group's tokens and its experts' weight tiles are read while they are in L2;
+    # 0: launch order (token tiles fastest); None: the plan decides (grouped for prefill tiles)
+    raster: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -174,6 +178,8 @@ class KernelSpec:
             raise MoeCodegenError("prefetch (registers) and stages (shared memory) are alternatives; pick one")
         if self.wgmma not in (None, 0, 1):
             raise MoeCodegenError(f"wgmma must be 0 or 1, got {self.wgmma}")
+        if self.raster is not None and not 0 <= self.raster <= 64:
+            raise MoeCodegenError(f"raster must be 0 (launch order) or 1..64 token tiles per group, got {self.raster}")
         if self.waves is not None and self.waves not in (1, 2, 4, 8):
             raise MoeCodegenError(f"waves must be 1, 2, 4 or 8, got {self.waves}")
         for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):

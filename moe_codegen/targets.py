@@ -48,6 +48,9 @@ class Target:
     acc_budget: int = 160     # plan: estimated accumulator registers per lane allowed (see moe-plan)
     async_copy: bool = False  # per-lane global -> shared copies (cp.async): weights can be staged
     chip: str = ""            # the binary's chip where it is not `name` (sm_90a: wgmma is arch-specific)
+    # plan: prefill tiles (tile_m >= 64) walk their blocks in groups of this many sorted rows (moe-plan's
+    # raster; 0: launch order), as measured on the target (H100: 256)
+    raster_rows: int = 0
     wgmma: dict = None        # dtype name -> warpgroup MmaAtom of the prefill kernel (tokens staged in shared memory)
 
 
@@ -121,7 +124,7 @@ TARGETS = {
                             int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96, async_copy=True, chip="sm_90a",
+                    acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256,
                     wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
                            "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }

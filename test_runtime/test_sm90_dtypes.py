@@ -75,19 +75,20 @@ def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
 
 @pytest.mark.parametrize("stage", [1, 2])
 @pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
-@pytest.mark.parametrize("shape,group,waves,prefetch,stages", [
-    ("S", 32, None, None, None), ("M", 128, None, None, None), ("M", -1, None, None, None),
-    ("S", 32, 8, None, None), ("M", 32, None, 1, None), ("S", 32, None, None, 2), ("M", 32, None, None, 3),
-    ("M", -1, None, None, 4)])
-def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, dtype, stage):
+@pytest.mark.parametrize("shape,group,waves,prefetch,stages,raster", [
+    ("S", 32, None, None, None, None), ("M", 128, None, None, None, None), ("M", -1, None, None, None, None),
+    ("S", 32, 8, None, None, None), ("M", 32, None, 1, None, None), ("S", 32, None, None, 2, None),
+    ("M", 32, None, None, 3, None), ("M", -1, None, None, 4, None), ("M", 32, None, None, None, 3)])
+def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, raster, dtype, stage):
     """The sm_90a prefill kernel (wgmma, a 64-token tile staged in shared memory for every warp), forced
     on shapes with fewer tokens than a tile, group sizes 32 and 128 and per-row scales, two warpgroups,
-    weights loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it)."""
+    weights loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it),
+    blocks in groups of 3 token tiles (the last group narrower; the default groups hold every tile here)."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=group, wgmma=1, waves=waves,
-                       prefetch=prefetch, stages=stages)
+                       prefetch=prefetch, stages=stages, raster=raster)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
-    check(f"{dtype} stage{stage} {shape} wgmma g{group} waves {waves} prefetch {prefetch} stages {stages}",
-          out, ref, seed)
+    check(f"{dtype} stage{stage} {shape} wgmma g{group} waves {waves} prefetch {prefetch} stages {stages} "
+          f"raster {raster}", out, ref, seed)
 
 
 @pytest.mark.parametrize("kind", ["one_expert", "empty_experts"])
@@ -99,20 +100,25 @@ def test_prefill_warpgroup_mma_routing(artifacts, dtype, kind):
     check(f"{dtype} stage1 S wgmma {kind}", out, ref, seed)
 
 
-DENSE_PREFILL = [(dtype, stage, shape, waves, stages, tile_k) for dtype in ("fp8", "bf16", "f16") for stage in (1, 2)
-                 for shape, waves, stages, tile_k in (("S", None, None, None), ("M", None, None, None),
-                                                      ("M", 8, None, 128), ("S", None, 3, None), ("M", None, 4, 64),
-                                                      ("M", 8, 4, 64))
-                 if not (waves == 8 and tile_k == 128 and stage == 1 and dtype != "fp8")]   # over the shared memory
+DENSE_PREFILL = [(dtype, stage, shape, waves, stages, tile_k, raster) for dtype in ("fp8", "bf16", "f16")
+                 for stage in (1, 2)
+                 for shape, waves, stages, tile_k, raster in (
+                     ("S", None, None, None, None), ("M", None, None, None, None), ("M", 8, None, 128, None),
+                     ("S", None, 3, None, None), ("M", None, 4, 64, None), ("M", 8, 4, 64, None),
+                     ("M", None, None, None, 3))
+                 if not (waves == 8 and tile_k == 128 and stage == 1 and dtype != "fp8")   # over the shared memory
+                 and not (tile_k == 64 and dtype == "fp8")]   # (fp8: K tiles of whole 128-byte swizzled rows)
 
 
-@pytest.mark.parametrize("dtype,stage,shape,waves,stages,tile_k", DENSE_PREFILL)
-def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, dtype, stage):
+@pytest.mark.parametrize("dtype,stage,shape,waves,stages,tile_k,raster", DENSE_PREFILL)
+def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, raster, dtype, stage):
     """The sm_90a prefill kernel of weights used as stored: weights and a 64-token tile through a cp.async
-    ring, both wgmma operands in shared memory (fp8: the native e4m3 wgmma), forced on small shapes, two
-    warpgroups, a ring deeper than S's K, K tiles of half a prepared chunk (tile_k 64; with two
-    warpgroups each thread's copies then span two warps' columns)."""
+    ring in the 128-byte swizzled layout, both wgmma operands in shared memory (fp8: the native e4m3 wgmma),
+    forced on small shapes, two warpgroups, a ring deeper than S's K, K tiles of half a prepared chunk
+    (tile_k 64; with two warpgroups each thread's copies then span two warps' columns), blocks in
+    groups of 3 token tiles."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=-1, wgmma=1, waves=waves, stages=stages,
-                       tile_k=tile_k)
+                       tile_k=tile_k, raster=raster)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
-    check(f"{dtype} stage{stage} {shape} wgmma waves {waves} stages {stages} tile_k {tile_k}", out, ref, seed)
+    check(f"{dtype} stage{stage} {shape} wgmma waves {waves} stages {stages} tile_k {tile_k} raster {raster}",
+          out, ref, seed)

@@ -224,3 +224,18 @@ def test_reduce_mode_kernels_fit_and_use_no_atomics(target, masked):
         assert "atomic" not in k.isa.replace("moe_stage2_int4_fp8_g32_bf16_atomic", "")
         assert "red.global" not in k.isa
     assert red.launch["args"] == ["partial"] + (["valid_mask"] if masked else []) + ["out", "tokens:i32"]
+
+
+@pytest.mark.parametrize("asked,want", [(dict(prefetch=1), (1, 0)), (dict(stages=3), (0, 3)), ({}, None)])
+def test_a_k_loop_the_user_asks_for_replaces_the_tuned_one(asked, want):
+    """The tuned table gives the int4 prefill tiles a ring (stages); a user's prefetch (or ring) replaces
+    the table's K loop instead of joining it (both at once would be no kernel at all)."""
+    from moe_codegen.passes.plan import choose, tuned
+
+    spec = KernelSpec(stage=2, dtype="int4_fp8", group_size=32, target="sm_90", model_dim=7168, inter_dim=2048,
+                      experts=64, topk=8, tokens_hint=4096, **asked)
+    t = tuned(spec)
+    assert t is not None and t[3] >= 2, "the table no longer gives this case a ring: pick another case"
+    plan, _ = choose(spec)
+    assert (plan["prefetch"], plan["stages"]) == (want or (0, t[3]))
+    assert plan["tile_n"] == t[0] and plan["raster"] == get_target("sm_90").raster_rows // plan["tile_m"]

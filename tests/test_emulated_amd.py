@@ -208,3 +208,18 @@ def test_whole_layer_every_dtype(dtype):
         ok, msg = verdict(out, ref)
         print(f"\n{dtype} layer {name}: {msg} (seed {seed})")
         assert ok, msg
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("raster,kind", [(1, "uniform"), (3, "uniform"), (4, "empty_experts")])
+def test_grouped_block_order(raster, kind, stage):
+    """raster: blocks launched as (column tiles, token tiles) and walked in groups of token tiles; M
+    with tile_m 16 gives ~20 token tiles, so groups of 3 end in a narrower one (blocks past it idle),
+    and empty experts leave tiles past num_valid.  Every output element must be written once."""
+    t, md, inter, e, k = SHAPES["M"]
+    spec = KernelSpec(stage=stage, target="gfx942", model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t,
+                      group_size=32, dtype="int4_fp8", tile_m=16, tile_n=64, raster=raster)
+    compiled = compile(spec, use_cache=False)
+    assert compiled.launch["raster"] == raster and compiled.launch["grid_x"] == spec.out_n // 64
+    ok, msg = run("M", stage, "gfx942", kernel=EmulatedKernel(compiled), kind=kind)
+    assert ok, msg

@@ -5,6 +5,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from ..artifacts import SUITES
 from ..errors import MoeCodegenError
 from ..spec import DTYPES, KernelSpec, supported_summary
 from ..targets import TARGETS
@@ -43,8 +44,10 @@ def build_parser():
     b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
     b.add_argument("--out", required=True, metavar="DIR")
-    b.add_argument("--suite", choices=("runtime", "bench", "tiles"), default="runtime")
+    b.add_argument("--suite", choices=tuple(SUITES), default="runtime")
     b.add_argument("--dtypes", help="tiles suite: comma-separated dtypes to search (default: all of its dtypes)")
+    b.add_argument("--tokens", help="tiles suite: comma-separated token counts of the cases to search, e.g. 4096 "
+                                    "for the prefill tiles only (default: all)")
     return p
 
 
@@ -128,7 +131,8 @@ def main(argv=None):
         if args.command == "build-artifacts":
             from ..artifacts import build_artifacts
             out = build_artifacts(args.target, args.out, args.suite,
-                                  dtypes=args.dtypes.split(",") if args.dtypes else None)
+                                  dtypes=args.dtypes.split(",") if args.dtypes else None,
+                                  tokens=[int(t) for t in args.tokens.split(",")] if args.tokens else None)
             print(f"artifacts for {args.target} ({args.suite}) in {out}")
             return 0
     except MoeCodegenError as e:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 
+from ..host.routing import gemm_grid
 from ..mlir import ir, new_context, walk_ops
 from ..ops import OPERAND_NAMES
 from .executor import Launch, Memory
@@ -46,7 +46,7 @@ class EmulatedKernel:
 
     def gemm(self, x, w, sx, sw, routing, out):
         """sx / sw may be None for dtypes without that scale (bf16, f16: neither; int4_bf16: no sx)."""
-        grid = (math.ceil(routing.max_padded / self.tile_m), self.compiled.launch["grid_y"])
+        grid = gemm_grid(self.compiled.launch, routing.max_padded, self.tile_m)
         return self._run(gemm_tensors(x, w, sx, sw, routing, out), routing.tokens, grid, out)
 
     def reduce(self, partial, out, valid_mask=None):

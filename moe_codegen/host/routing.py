@@ -35,6 +35,16 @@ class Routing:
             sorted_expert_ids=self.sorted_expert_ids.to(device), num_valid_ids=self.num_valid_ids.to(device))
 
 
+def gemm_grid(launch: dict, max_padded: int, tile_m: int) -> tuple:
+    """(x, y) launch grid of a GEMM kernel: the token tiles (ceil(max_padded / tile_m)) on x and the
+    column tiles (launch["grid_y"]) on y, or swapped where the kernel walks its blocks in grouped order
+    (launch["grid_x"] holds the column tiles)."""
+    tiles = -(-max_padded // tile_m)
+    if isinstance(launch.get("grid_x"), int):
+        return launch["grid_x"], tiles
+    return tiles, launch["grid_y"]
+
+
 def make_topk(tokens: int, experts: int, topk: int, *, kind: str = "uniform",
               generator: torch.Generator | None = None):
     """Random routing: distinct experts per token, weights = softmax of the selected logits."""

@@ -14,7 +14,7 @@ from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
 from ..spec import ACT_BYTES, DTYPES, layer_tile_m
 from ..layouts import LAYOUTS
-from ..smem_operands import weight_split
+from ..smem_operands import SWIZZLE_ATOM, weight_split
 from ..targets import geometry_of, get_target
 from .registry import DiagnosedError, register
 
@@ -63,11 +63,17 @@ def _tuned_table():
 
 def choose(spec):
     if spec.tile_n is None and spec.tile_k is None and (t := tuned(spec)) is not None:
+        # a K loop the user asked for (prefetch or a ring) replaces the table's, rather than joining it
+        prefetch = t[2] if spec.prefetch is None else spec.prefetch
+        stages = t[3] if spec.stages is None else spec.stages
+        if spec.prefetch and spec.stages is None:
+            stages = 0
+        if spec.stages and spec.prefetch is None:
+            prefetch = 0
         try:
             plan, notes = choose(dataclasses.replace(
-                spec, tile_n=t[0], tile_k=t[1], prefetch=t[2] if spec.prefetch is None else spec.prefetch,
-                stages=t[3] if spec.stages is None else spec.stages, waves=t[4] if spec.waves is None else spec.waves,
-                wgmma=t[5] if spec.wgmma is None else spec.wgmma))
+                spec, tile_n=t[0], tile_k=t[1], prefetch=prefetch, stages=stages,
+                waves=t[4] if spec.waves is None else spec.waves, wgmma=t[5] if spec.wgmma is None else spec.wgmma))
             return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]}, "
                                   f"wgmma {t[5]} from the tuned table"]
         except ValueError:
@@ -103,8 +109,8 @@ def choose(spec):
     # columns of one weight block of the MMA layout (16 for the warpgroup kernels: one warp's rows)
     pair = LAYOUTS[atom.layout](atom).block_cols
     step = max(target.k_align, spec.group_size if spec.group_size > 0 else 0)  # one weight load
-    if wgmma and atom.smem_a:   # copied 8 k at a time: a K tile may hold half a chunk of the layout
-        step = 64
+    if wgmma and atom.smem_a:   # copied 8 k at a time into 128-byte swizzled rows: a K tile may hold
+        step = SWIZZLE_ATOM // esize   # part of a chunk of the layout, whole rows of the swizzle
     if spec.tile_k is not None:
         tile_k = spec.tile_k
         if tile_k % step or K % tile_k:
@@ -166,12 +172,13 @@ def choose(spec):
         gate_up = 2 if spec.stage == 1 else 1
         ring = (tile_n * gate_up + tile_m) * tile_k * esize
         stages = stages or next((st for st in (4, 3) if st * ring <= target.lds_limit), 3)
-        t_units, threads = tile_m * tile_k * esize // 16, 32 * waves
+        t_units, threads = tile_m * tile_k // 8, 32 * waves   # token copies: 8 k each
         if weight_split(geometry_of(target, spec.dtype), tile_n, tile_k, threads) is None:
             raise ValueError(f"wgmma: the weight copies of a {tile_n}x{tile_k} tile do not map onto {threads} threads "
                              "with static offsets (each thread's columns inside one 16-column block)")
-        if t_units % threads or threads % (tile_k * esize // 16):
-            raise ValueError(f"wgmma: the {t_units} token copies of a K tile must divide evenly over {threads} threads")
+        if t_units % threads or threads % (tile_k // 8) or threads // (tile_k // 8) % 8:
+            raise ValueError(f"wgmma: the {t_units} token copies of a K tile must divide evenly over {threads} threads, "
+                             "each pass covering whole groups of 8 rows")
     # activation units of a K32 step per row: 8 activations each, or 16 bytes each when copied
     units = 2 if stages and esize == 1 else 4
     if wgmma and not ss and (tile_m * units) % (32 * waves):
@@ -190,8 +197,13 @@ def choose(spec):
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
+    # prefill: groups of Target.raster_rows sorted rows (a few token tiles) walk every column tile before
+    # the next group, so the resident blocks share their tokens and weight tiles in L2 (H100 search:
+    # docs/perf/raster_h100.md); decode tiles and targets without a measured group keep launch order
+    rows = target.raster_rows if tile_m >= 64 else 0
+    raster = spec.raster if spec.raster is not None else max(1, rows // tile_m) if rows else 0
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, smem=lds), notes
+                stages=stages, wgmma=wgmma, raster=raster, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

@@ -42,7 +42,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma"):
+        for k in ("prefetch", "stages", "wgmma", "raster"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -51,6 +51,24 @@ def _plan(op):
 
 # int4 unpack schemes whose operand is a power-of-two multiple of the code (folded into the row scale)
 UNPACK_FACTOR = {"i8x16": 16}
+
+
+def _grouped_order(e, bx, by, group: int, cols: int, tm: int, nvalid):
+    """(token tile, column tile, in range) of a grouped-order block.  The launch grid is (column tiles,
+    token tiles), so the launch order is lin = bx + by * cols; it is walked in groups of `group` token
+    tiles, the token tile changing fastest inside a group, then the column tile.  The blocks resident at
+    one time then share a few token tiles and their experts' weight tiles (each read from DRAM about
+    once) instead of streaming every token tile once per column tile.  Groups are cut at the last
+    valid token tile (num_valid), so the last one may be narrower; a block past it is out of range."""
+    lin = e.add(e.mulc(by, cols), bx)
+    n_tiles = e.op(f"arith.divui {e.addc(nvalid, tm - 1)}, {e.c(tm)} : i32")
+    width = group * cols
+    first = e.mulc(e.op(f"arith.divui {lin}, {e.c(width)} : i32"), group)
+    left = e.op(f"arith.minsi {e.op(f'arith.subi {n_tiles}, {first} : i32')}, {e.c(group)} : i32")
+    size = e.op(f"arith.maxsi {left}, {e.c(1)} : i32")
+    r = e.op(f"arith.remui {lin}, {e.c(width)} : i32")
+    col = e.op(f"arith.divui {r}, {size} : i32")
+    return e.add(first, e.op(f"arith.remui {r}, {size} : i32")), col, e.op(f"arith.cmpi ult, {col}, {e.c(cols)} : i32")
 
 
 def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = None) -> str:
@@ -64,6 +82,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     tm, tn, tk, waves = plan["tile_m"], plan["tile_n"], plan["tile_k"], plan["waves"]
     prefetch = plan.get("prefetch", 0)
     stages = plan.get("stages", 0)
+    raster = plan.get("raster", 0)
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
@@ -109,8 +128,12 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     wave = e.generic("moe.uniform", [e.op(f"arith.divui {tid}, {e.c(W)} : i32")], [i32], i32)
     parts = lay.lane_parts(e, lane)
     nvalid = e.generic("moe.uniform", [load("%num_valid", e.c(0), true, i32)], [i32], i32)
+    if raster:   # launched as (column tiles, token tiles)
+        bx, by, in_range = _grouped_order(e, bx, by, raster, spec.out_n // tn, tm, nvalid)
     row0 = e.mulc(bx, tm)
     active = e.op(f"arith.cmpi slt, {row0}, {nvalid} : i32")
+    if raster:
+        active = e.op(f"arith.andi {active}, {in_range} : i1")
     e.line(f"scf.if {active} {{")
     e.depth += 1
     eid = e.generic("moe.uniform", [load("%expert_ids", e.mulc(bx, 4), true, i32)], [i32], i32)
@@ -226,7 +249,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              K=K, n0=e.mulc(by, tn), tid=tid, threads=W * waves, esize=ACT_BYTES[info.weight],
                              stages=stages)
         ttiles = TokenTiles(e, smem, tile_m=tm, tile_k=tk, tid=tid, threads=W * waves, row_start=act_start,
-                            esize=esize, stages=stages, smem_base=wtiles.bytes)
+                            esize=esize, stages=stages, smem_base=wtiles.bytes, steps_per_piece=geo.steps_per_piece)
         last = e.c(K - tk)
 
         def issue_ss(k0, slot):
@@ -471,17 +494,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
-                             wgmma=wgmma, shared_bytes=(wtiles.bytes + ttiles.bytes) if ss else
+                             wgmma=wgmma, raster=raster, shared_bytes=(wtiles.bytes + ttiles.bytes) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0),
-                             grid_y=spec.out_n // tn), e, loc)
+                             # the column tiles' grid dimension (the other one: token tiles)
+                             **{"grid_x" if raster else "grid_y": spec.out_n // tn}), e, loc,
+                        # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
+                        smem_align=1024 if wgmma else 16)
 
 
-def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc) -> str:
+def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc, smem_align: int = 16) -> str:
     """A gpu.module holding the kernel: bare-pointer args + %tokens, block size, launch metadata."""
     args = ", ".join(f"%{n}: {PTR}" for n in arg_names) + ", %tokens: i32"
     meta = ", ".join(f"{k} = {v} : i64" for k, v in {"block": block, **launch}.items())
     end = f" {loc}" if loc else ""
-    smem = ("  llvm.mlir.global external @moe_smem() {addr_space = 3 : i32, alignment = 16 : i64} "
+    smem = (f"  llvm.mlir.global external @moe_smem() {{addr_space = 3 : i32, alignment = {smem_align} : i64}} "
             ": !llvm.array<0 x i8>\n") if launch.get("shared_bytes") else ""
     return (
         f'gpu.module @{module_name} attributes {{moe.target = "{spec.target}"}} {{\n'

@@ -19,7 +19,7 @@
   moe.wgmma_wait   wgmma.wait_group N, the accumulators tied through it, so that no read of them
                    can be scheduled before it
   moe.async_proxy_fence  fence.proxy.async.shared::cta (plain stores -> what wgmma reads)
-  moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false) (staged weights); moe.async_commit / moe.async_wait:
+  moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false, any size) (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
 from __future__ import annotations
@@ -253,20 +253,21 @@ def _async_copy(op):
         raise DiagnosedError(f"moe.async_copy takes 5 operands (+ a validity bit), got {len(op.operands)}", op)
     guarded = len(op.operands) == 6 and not _is_true(op.operands[5])
     nbytes = op.attributes["bytes"].value if "bytes" in op.attributes else 16
-    if nbytes not in (4, 8, 16) or (guarded and nbytes != 16):
-        raise DiagnosedError(f"moe.async_copy: {nbytes} bytes (cp.async copies 4, 8 or 16; zero-filled: 16)", op)
+    if nbytes not in (4, 8, 16):
+        raise DiagnosedError(f"moe.async_copy: {nbytes} bytes (cp.async copies 4, 8 or 16)", op)
     # 16 bytes bypass L1 (.cg: each copy is read once from shared memory); 4 and 8 exist only as .ca
     cache = "cg" if nbytes == 16 else "ca"
 
     def build(e, a):
         dst = e.op(f"llvm.getelementptr {a[0]}[{a[1]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
         off = e.op(f'arith.addi {a[3]}, {a[4]} : i32')
-        if guarded:   # an invalid copy reads nothing (the base, 0 bytes) and fills its 16 bytes with zeros
+        if guarded:   # an invalid copy reads nothing (the base, 0 bytes) and fills its bytes with zeros
             off = e.op(f"arith.select {a[5]}, {off}, {e.c(0)} : i32")
         src = e.op(f"llvm.getelementptr {a[2]}[{off}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
         if guarded:
-            n = e.op(f"arith.select {a[5]}, {e.c(16)}, {e.c(0)} : i32")
-            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, 16, cache = cg, {n} : !llvm.ptr<3>, !llvm.ptr<1>, i32")
+            n = e.op(f"arith.select {a[5]}, {e.c(nbytes)}, {e.c(0)} : i32")
+            e.line(f"nvvm.cp.async.shared.global {dst}, {src}, {nbytes}, cache = {cache}, {n} "
+                   f": !llvm.ptr<3>, !llvm.ptr<1>, i32")
         else:
             e.line(f"nvvm.cp.async.shared.global {dst}, {src}, {nbytes}, cache = {cache} : !llvm.ptr<3>, !llvm.ptr<1>")
         return []

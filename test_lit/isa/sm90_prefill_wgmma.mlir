@@ -4,11 +4,15 @@
 // the activations and the weights come through a cp.async ring (padding rows: a 0-byte source,
 // zero-filled), each thread permutes its own activations into the MMA layout, then a proxy fence and
 // a barrier publish them.  Each K32 group: a chain of two wgmma from zero, wait, f32 fma by the scale.
+// The MMA slots hold each row's K32 step as 64 bytes in the 64-byte swizzle: descriptors with layout 2
+// (bits 62-63), stride byte offset 512 (32 << 32), leading offset 1: the i64 -9223371899415756800.
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa -o %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx --check-prefix=NOT
 // CHECK: .target sm_90a
+// CHECK: .extern .shared .align 1024 .b8 moe_smem[];
 // CHECK-LABEL: .entry moe_stage1_int4_bf16_g32_bf16_atomic(
+// CHECK: or.b64 %rd{{[0-9]+}}, %rd{{[0-9]+}}, -9223371899415756800;
 // CHECK: cp.async.cg.shared.global [%rd{{[0-9]+}}{{(\+[0-9]+)?}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}};
 // CHECK: cp.async.commit_group;
 // CHECK: cp.async.wait_group 1;

@@ -2,9 +2,11 @@
 
 // sm_90, W4A16: at 4096 tokens the plan takes tile_m 64 and the prefill kernel (wgmma = 1, whole
 // warpgroups: waves a multiple of 4); the tuned table gives it a cp.async ring (stages).  At 64 tokens
-// it keeps the per-warp mma.sync kernel (tile_m 16, wgmma = 0).
+// it keeps the per-warp mma.sync kernel (tile_m 16, wgmma = 0).  Prefill blocks walk groups of 256
+// sorted rows (raster 4 at tile_m 64; sm_90's Target.raster_rows), decode keeps launch order.
 // CHECK-LABEL: func.func @prefill
 // CHECK: "moe.gemm"
+// CHECK-SAME: raster = 4 : i64
 // CHECK-SAME: stages = 2 : i64
 // CHECK-SAME: tile_m = 64 : i64
 // CHECK-SAME: waves = 8 : i64
@@ -16,6 +18,7 @@ func.func @prefill(%x: memref<?x7168xbf16>, %w: memref<64x4096x3584xi8>, %sx: me
 
 // CHECK-LABEL: func.func @decode
 // CHECK: "moe.gemm"
+// CHECK-SAME: raster = 0 : i64
 // CHECK-SAME: tile_m = 16 : i64
 // CHECK-SAME: wgmma = 0 : i64
 func.func @decode(%x: memref<?x7168xbf16>, %w: memref<64x4096x3584xi8>, %sx: memref<?xf32>, %sw: memref<64x224x4096xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x8x2048xbf16>) {
@@ -24,11 +27,12 @@ func.func @decode(%x: memref<?x7168xbf16>, %w: memref<64x4096x3584xi8>, %sx: mem
 }
 
 // fp8 weights used as stored: at 4096 tokens tile_m 128 and the kernel with both MMA operands in
-// shared memory; the tuned table gives two warpgroups and a ring of 4 K tiles.
+// shared memory; the tuned table gives two warpgroups and a ring of 4 K tiles of 128 (whole
+// 128-byte swizzled rows of fp8).
 // CHECK-LABEL: func.func @prefill_fp8
 // CHECK: "moe.gemm"
 // CHECK-SAME: stages = 4 : i64
-// CHECK-SAME: tile_k = 64 : i64
+// CHECK-SAME: tile_k = 128 : i64
 // CHECK-SAME: tile_m = 128 : i64
 // CHECK-SAME: tile_n = 128 : i64
 // CHECK-SAME: waves = 8 : i64

@@ -9,7 +9,7 @@
 // CHECK-SAME: %[[IDS:[^:]+]]: !llvm.ptr<1>, %[[SWT:[^:]+]]: !llvm.ptr<1>, %[[EIDS:[^:]+]]: !llvm.ptr<1>, %[[NV:[^:]+]]: !llvm.ptr<1>,
 // CHECK-SAME: %[[OUT:[^:]+]]: !llvm.ptr<1>, %[[TOKENS:[^:]+]]: i32) kernel
 // CHECK-SAME: attributes {known_block_size = array<i32: 256, 1, 1>,
-// CHECK-SAME: moe.launch = {block = 256 : i64, grid_y = 1 : i64, prefetch = 0 : i64, shared_bytes = 0 : i64, stages = 0 : i64, tile_k = 128 : i64, tile_m = 16 : i64, tile_n = 128 : i64, waves = 4 : i64, wgmma = 0 : i64}}
+// CHECK-SAME: moe.launch = {block = 256 : i64, grid_y = 1 : i64, prefetch = 0 : i64, raster = 0 : i64, shared_bytes = 0 : i64, stages = 0 : i64, tile_k = 128 : i64, tile_m = 16 : i64, tile_n = 128 : i64, waves = 4 : i64, wgmma = 0 : i64}}
 
 // Early exit: the block's first sorted row against num_valid, then the block's expert id against -1.
 // CHECK: %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
