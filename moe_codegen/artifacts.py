@@ -76,6 +76,14 @@ def runtime_suite(target: str):
                                                # (a staged ring is the mma.sync kernel's: L's
                                                # tokens would pick the prefill kernel's 64)
                                                tile_m=16 if prefetch else 32 if name == "L" else None)))
+    # stage 2 with K split over 2 / 4 blocks (partial sums added by the atomics), direct and prefetched loads
+    for name, dtype, split, prefetch in (("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0), ("L", "int4_fp8", 4, 1),
+                                         ("M", "fp8", 2, 1), ("M", "bf16", 2, 0)):
+        tokens, md2, inter2, e2, k2 = SHAPES[name]
+        specs.append((name, KernelSpec(stage=2, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
+                                       out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                       experts=e2, topk=k2, tokens_hint=tokens, tile_m=16, tile_k=128,
+                                       prefetch=prefetch, split_k=split)))
     # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
     # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
     # and a cp.async ring of weights and activations (S: K shorter than the ring)
@@ -140,7 +148,7 @@ def _tile_variants(target, dtype, tm):
     """(tile_n, tile_k, waves, prefetch, stages) to try for one dtype and tile_m."""
     wg = (get_target(target).wgmma or {}).get(dtype) if tm >= 64 else None
     if wg is None:   # per-warp kernels (1 wave per block never won on the H100)
-        return [(tn, tk, w, pf, 0) for tn in (16, 32, 64, 128, 256) for tk in (128, 256) for w in (2, 4)
+        return [(tn, tk, w, pf, 0) for tn in (16, 32, 64, 128, 256) for tk in (128, 256, 512) for w in (2, 4)
                 for pf in (0, 1)]
     if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too
         return [(tn, tk, w, 0, st) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
@@ -169,10 +177,14 @@ def tiles_suite(target: str, dtypes=None, tokens=None):
             for tm in sorted(tms):
                 for stage in (1, 2):
                     for tn, tk, waves, pf, st in _tile_variants(target, dtype, tm):
-                        spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16", mode="atomic",
-                                          target=target, model_dim=md, inter_dim=inter, experts=e, topk=k, tile_m=tm,
-                                          tile_n=tn, tile_k=tk, waves=waves, prefetch=pf, stages=st)
-                        specs.append((name, spec))
+                        # decode stage 2: K split over 2 or 4 blocks too (few blocks per expert)
+                        splits = (None, 2, 4) if stage == 2 and tm < 64 and tn >= 64 and tk <= 256 else (None,)
+                        for sk in splits:
+                            spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
+                                              mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
+                                              topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
+                                              stages=st, split_k=sk)
+                            specs.append((name, spec))
     return specs
 
 

@@ -133,6 +133,9 @@ class KernelSpec:
     # next group, so a group's tokens and its experts' weight tiles are read while they are in L2;
     # 0: launch order (token tiles fastest); None: the plan decides (grouped for prefill tiles)
     raster: Optional[int] = None
+    # > 1: stage 2 (atomic mode) splits K over this many blocks per tile, each adding its partial sums
+    # into the output (more blocks in flight where a decode layer has few); None: the plan decides
+    split_k: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -180,6 +183,8 @@ class KernelSpec:
             raise MoeCodegenError(f"wgmma must be 0 or 1, got {self.wgmma}")
         if self.raster is not None and not 0 <= self.raster <= 64:
             raise MoeCodegenError(f"raster must be 0 (launch order) or 1..64 token tiles per group, got {self.raster}")
+        if self.split_k is not None and not 1 <= self.split_k <= 16:
+            raise MoeCodegenError(f"split_k must be 1 (no split) .. 16, got {self.split_k}")
         if self.waves is not None and self.waves not in (1, 2, 4, 8):
             raise MoeCodegenError(f"waves must be 1, 2, 4 or 8, got {self.waves}")
         for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):

@@ -122,3 +122,14 @@ def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, ra
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} wgmma waves {waves} stages {stages} tile_k {tile_k} raster {raster}",
           out, ref, seed)
+
+
+@pytest.mark.parametrize("shape,dtype,split,prefetch", [("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0),
+                                                        ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1), ("M", "bf16", 2, 0)])
+def test_stage2_split_k(artifacts, shape, dtype, split, prefetch):
+    """Stage 2 with K split over blocks (grid z), each adding its partial sums with the atomics: every
+    split must cover its own K range once (prefetch: the last tile of a split stays inside it)."""
+    k = artifacts.find(shape=shape, stage=2, dtype=dtype, split_k=split, prefetch=prefetch)
+    assert k.meta["grid_z"] == split
+    out, ref, seed = run_stage2(k, SHAPES[shape][0])
+    check(f"{dtype} stage2 {shape} split_k {split} prefetch {prefetch}", out, ref, seed)

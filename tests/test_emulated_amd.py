@@ -223,3 +223,16 @@ def test_grouped_block_order(raster, kind, stage):
     assert compiled.launch["raster"] == raster and compiled.launch["grid_x"] == spec.out_n // 64
     ok, msg = run("M", stage, "gfx942", kernel=EmulatedKernel(compiled), kind=kind)
     assert ok, msg
+
+
+@pytest.mark.parametrize("dtype,group,prefetch", [("int4_fp8", 32, 0), ("int4_fp8", 32, 1), ("fp8", -1, 1)])
+def test_split_k_stage2(dtype, group, prefetch):
+    """split_k 2: block z sums half of K (two K tiles of 64 each at M) and adds its partial sums into
+    the output; with prefetch the last tile of each half must not reach into the other half."""
+    t, md, inter, e, k = SHAPES["M"]
+    spec = KernelSpec(stage=2, target="gfx942", model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t,
+                      group_size=group, dtype=dtype, tile_k=64, prefetch=prefetch, split_k=2)
+    compiled = compile(spec, use_cache=False)
+    assert compiled.launch["grid_z"] == 2
+    ok, msg = run("M", 2, "gfx942", kernel=EmulatedKernel(compiled))
+    assert ok, msg

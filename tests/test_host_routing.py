@@ -131,8 +131,10 @@ def test_sorting_rejects_bad_input():
 
 
 def test_gemm_grid_follows_the_kernels_block_order():
-    """Token tiles on x and column tiles on y (launch order), or swapped for a grouped-order kernel."""
+    """Token tiles on x and column tiles on y (launch order), or swapped for a grouped-order kernel; K
+    splits on z."""
     from moe_codegen.host.routing import gemm_grid
 
-    assert gemm_grid({"grid_y": 7, "grid_x": "ceil(max_padded / tile_m)"}, 130, 64) == (3, 7)
-    assert gemm_grid({"grid_x": 7, "grid_y": "ceil(max_padded / tile_m)"}, 130, 64) == (7, 3)
+    assert gemm_grid({"grid_y": 7, "grid_x": "ceil(max_padded / tile_m)"}, 130, 64) == (3, 7, 1)
+    assert gemm_grid({"grid_x": 7, "grid_y": "ceil(max_padded / tile_m)"}, 130, 64) == (7, 3, 1)
+    assert gemm_grid({"grid_y": 7, "grid_z": 2}, 130, 64) == (3, 7, 2)

@@ -151,13 +151,14 @@ class Launch:
     def __init__(self, func, grid, block, args, memory: Memory, target: str):
         self.func, self.mem, self.target = func, memory, target
         self.flavour = fp8.FLAVOURS[target]
-        gx, gy = grid
+        gx, gy, gz = (*grid, 1)[:3]
         self.block = block
-        self.L = gx * gy * block
+        self.L = gx * gy * gz * block
         lane = np.arange(self.L)
         self.tid = (lane % block).astype(np.int64)
         blk = lane // block
-        self.bid = {"x": (blk % gx).astype(np.int64), "y": (blk // gx).astype(np.int64)}
+        self.bid = {"x": (blk % gx).astype(np.int64), "y": (blk // gx % gy).astype(np.int64),
+                    "z": (blk // (gx * gy)).astype(np.int64)}
         if block % WAVE:
             raise EmulationError(f"block size {block} is not a whole number of {WAVE}-lane waves")
         self.env: dict = {}
@@ -452,7 +453,7 @@ def _thread_id(ex, op, mask):
 
 def _block_id(ex, op, mask):
     d = str(op.attributes["dimension"])
-    return ex.bid["x" if d.endswith("x>") else "y"].copy() if not d.endswith("z>") else np.zeros(ex.L, np.int64)
+    return ex.bid[d[-2]].copy()
 
 
 def _if(ex, op, mask):

@@ -36,13 +36,14 @@ class Routing:
 
 
 def gemm_grid(launch: dict, max_padded: int, tile_m: int) -> tuple:
-    """(x, y) launch grid of a GEMM kernel: the token tiles (ceil(max_padded / tile_m)) on x and the
+    """(x, y, z) launch grid of a GEMM kernel: the token tiles (ceil(max_padded / tile_m)) on x and the
     column tiles (launch["grid_y"]) on y, or swapped where the kernel walks its blocks in grouped order
-    (launch["grid_x"] holds the column tiles)."""
+    (launch["grid_x"] holds the column tiles); z: the K splits (launch["grid_z"], 1 without)."""
     tiles = -(-max_padded // tile_m)
+    z = launch.get("grid_z", 1)
     if isinstance(launch.get("grid_x"), int):
-        return launch["grid_x"], tiles
-    return tiles, launch["grid_y"]
+        return launch["grid_x"], tiles, z
+    return tiles, launch["grid_y"], z
 
 
 def make_topk(tokens: int, experts: int, topk: int, *, kind: str = "uniform",

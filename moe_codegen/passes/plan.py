@@ -52,7 +52,7 @@ def tuned(spec):
             if best is None or e["tokens_max"] < best["tokens_max"]:
                 best = e
     return (best["tile_n"], best["tile_k"], best.get("prefetch", 0), best.get("stages", 0),
-            best.get("waves"), best.get("wgmma")) if best else None
+            best.get("waves"), best.get("wgmma"), best.get("split_k", 1)) if best else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,9 +73,10 @@ def choose(spec):
         try:
             plan, notes = choose(dataclasses.replace(
                 spec, tile_n=t[0], tile_k=t[1], prefetch=prefetch, stages=stages,
-                waves=t[4] if spec.waves is None else spec.waves, wgmma=t[5] if spec.wgmma is None else spec.wgmma))
+                waves=t[4] if spec.waves is None else spec.waves, wgmma=t[5] if spec.wgmma is None else spec.wgmma,
+                split_k=t[6] if spec.split_k is None else spec.split_k))
             return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]}, "
-                                  f"wgmma {t[5]} from the tuned table"]
+                                  f"wgmma {t[5]}, split_k {t[6]} from the tuned table"]
         except ValueError:
             pass  # the table's tile no longer fits (compiler changed): fall back to the rules below
     target = get_target(spec.target)
@@ -197,13 +198,23 @@ def choose(spec):
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
+    split_k = spec.split_k or 1
+    if split_k > 1:
+        if spec.stage != 2 or spec.mode != "atomic":
+            raise ValueError(f"split_k {split_k}: only stage 2 in atomic mode adds partial sums into its output "
+                             f"(stage {spec.stage}, mode {spec.mode})")
+        if wgmma or stages:
+            raise ValueError(f"split_k {split_k}: the per-warp kernel with direct or prefetched loads splits K "
+                             "(not the warpgroup-MMA kernel, not a shared-memory ring)")
+        if K % (split_k * tile_k):
+            raise ValueError(f"split_k {split_k}: K = {K} does not split into whole K tiles of {tile_k}")
     # prefill: groups of Target.raster_rows sorted rows (a few token tiles) walk every column tile before
     # the next group, so the resident blocks share their tokens and weight tiles in L2 (H100 search:
     # docs/perf/raster_h100.md); decode tiles and targets without a measured group keep launch order
     rows = target.raster_rows if tile_m >= 64 else 0
     raster = spec.raster if spec.raster is not None else max(1, rows // tile_m) if rows else 0
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, raster=raster, smem=lds), notes
+                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

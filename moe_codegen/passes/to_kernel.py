@@ -42,7 +42,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -83,6 +83,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     prefetch = plan.get("prefetch", 0)
     stages = plan.get("stages", 0)
     raster = plan.get("raster", 0)
+    split = plan.get("split_k", 0) or 1
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
@@ -307,14 +308,24 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     n_acc = len(subs) if wgmma else m_reps * len(subs)
     types = [run_t] * n_acc
     iters = [f"%run{i} = {zero}" for i in range(n_acc)]
+    # split_k: block z sums K range [z, z + 1) * K / split (stage 2 adds its partial sums into the output)
+    k_len = K // split
+    if split > 1:
+        k_begin = e.mulc(e.op(f"arith.index_cast {e.op('gpu.block_id z')} : index to i32"), k_len)
+        k_last = e.addc(k_begin, k_len - tk)   # the split's last K tile
+    else:
+        k_begin, k_last = e.c(0), e.c(K - tk)
     if prefetch and not ss:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
-        first = flat([load_tile(e.c(0)), [] if wgmma else load_a(e.c(0)), load_scales(e.c(0))])
+        first = flat([load_tile(k_begin), [] if wgmma else load_a(k_begin), load_scales(k_begin)])
         types += [piece_t] * n_w + [a_load_t] * n_a + ["vector<2xbf16>"] * (len(first) - n_w - n_a)
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
-    kt = "%kt"
-    results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(K)} step {e.c(tk)} "
+    # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
+    kt = "%kt" if split == 1 else "%kt_split"
+    results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(k_len)} step {e.c(tk)} "
                       f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
     e.depth += 1
+    if split > 1:
+        kt = e.add(kt, k_begin)
     running = [f"%run{i}" for i in range(n_acc)]
     if ss:   # wait for this tile, publish it, refill the slot of two tiles ago, issue this tile's MMAs
         i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
@@ -340,7 +351,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
         steps_b = [[] for _ in subs]
         if prefetch:   # the last iteration reloads its own tile rather than read past the expert
-            nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32")
+            nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {k_last} : i32")
             pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
             tile = unflat(pf[:n_w], w_shape)
             a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
@@ -497,7 +508,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              wgmma=wgmma, raster=raster, shared_bytes=(wtiles.bytes + ttiles.bytes) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0),
                              # the column tiles' grid dimension (the other one: token tiles)
-                             **{"grid_x" if raster else "grid_y": spec.out_n // tn}), e, loc,
+                             **{"grid_x" if raster else "grid_y": spec.out_n // tn},
+                             **({"grid_z": split} if split > 1 else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
                         smem_align=1024 if wgmma else 16)
 

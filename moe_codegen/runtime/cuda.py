@@ -137,7 +137,7 @@ class CudaKernel(_Loaded):
                 "sorted_ids": routing.sorted_token_ids, "sorted_weights": routing.sorted_weights,
                 "expert_ids": routing.sorted_expert_ids, "num_valid": routing.num_valid_ids[:1], "out": out}
         check_tensors(args, self.expected(routing.tokens, routing.max_padded), out.device)
-        grid = (*gemm_grid(self.meta, routing.max_padded, self.tile_m), 1)
+        grid = gemm_grid(self.meta, routing.max_padded, self.tile_m)
         self._launch(out.device, grid, list(args.values()), routing.tokens)
         return out
 
