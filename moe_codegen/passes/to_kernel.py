@@ -14,7 +14,8 @@ llvm, vector) plus a few mid-level `moe.*` ops that later passes expand:
   moe.epilogue      activation, scales, routed weight, store or atomic  (moe-epilogue)
 
 Mapping: grid.x walks tile_m blocks of the sorted rows, grid.y walks tile_n
-columns of the output; each wave owns tile_n/waves columns, in blocks of the
+columns of the output (with `raster` the two are swapped and the blocks walked in
+groups of token tiles; with `split_k` grid.z splits K); each wave owns tile_n/waves columns, in blocks of the
 prepared weight layout.  Which rows, K bytes and columns a lane holds is the
 atom's layout (moe_codegen/layouts.py); every lane ends with pairs of
 adjacent output columns, the unit of a packed 16-bit store or atomic.
