@@ -214,11 +214,21 @@ def _wgmma_wait(op):
     return build
 
 
-def _async_proxy_fence(op):
-    def build(e, a):
-        e.line('llvm.inline_asm has_side_effects asm_dialect = att "fence.proxy.async.shared::cta;", "~{memory}" : () -> ()')
-        return []
-    return build
+def _statement(text: str, *attrs: str):
+    """The lowering of an op without operands or results: one statement, `attrs` (integer attributes
+    of the op) filled into `text`."""
+    def lower(op):
+        line = text.format(**{k: op.attributes[k].value for k in attrs})
+
+        def build(e, a):
+            e.line(line)
+            return []
+        return build
+    return lower
+
+
+_async_proxy_fence = _statement(
+    'llvm.inline_asm has_side_effects asm_dialect = att "fence.proxy.async.shared::cta;", "~{{memory}}" : () -> ()')
 
 
 RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2",
@@ -274,20 +284,8 @@ def _async_copy(op):
     return build
 
 
-def _async_commit(op):
-    def build(e, a):
-        e.line("nvvm.cp.async.commit.group")
-        return []
-    return build
-
-
-def _async_wait(op):
-    n = op.attributes["pending"].value
-
-    def build(e, a):
-        e.line(f"nvvm.cp.async.wait.group {n}")
-        return []
-    return build
+_async_commit = _statement("nvvm.cp.async.commit.group")
+_async_wait = _statement("nvvm.cp.async.wait.group {pending}", "pending")
 
 
 def _uniform(op):
