@@ -235,7 +235,7 @@ def test_a_k_loop_the_user_asks_for_replaces_the_tuned_one(asked, want):
     spec = KernelSpec(stage=2, dtype="int4_fp8", group_size=32, target="sm_90", model_dim=7168, inter_dim=2048,
                       experts=64, topk=8, tokens_hint=4096, **asked)
     t = tuned(spec)
-    assert t is not None and t[3] >= 2, "the table no longer gives this case a ring: pick another case"
+    assert t is not None and t["stages"] >= 2, "the table no longer gives this case a ring: pick another case"
     plan, _ = choose(spec)
-    assert (plan["prefetch"], plan["stages"]) == (want or (0, t[3]))
-    assert plan["tile_n"] == t[0] and plan["raster"] == get_target("sm_90").raster_rows // plan["tile_m"]
+    assert (plan["prefetch"], plan["stages"]) == (want or (0, t["stages"]))
+    assert plan["tile_n"] == t["tile_n"] and plan["raster"] == get_target("sm_90").raster_rows // plan["tile_m"]

@@ -40,8 +40,14 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
     return 2 * live
 
 
+# what a tuned-table entry sets, and its value where an older entry does not have the field
+TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
+                "split_k": 1}
+
+
 def tuned(spec):
-    """(tile_n, tile_k, prefetch) of the tile search for this spec's shape and token bucket, if there is one."""
+    """The tile search's choice for this spec's shape and token bucket ({field: value} of TUNED_FIELDS),
+    or None where the table has none."""
     if spec.tokens_hint is None:
         return None
     keys = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk")
@@ -51,8 +57,7 @@ def tuned(spec):
         if all(e[k] == getattr(spec, k) for k in keys) and e["tile_m"] == tm and e["tokens_max"] >= spec.tokens_hint:
             if best is None or e["tokens_max"] < best["tokens_max"]:
                 best = e
-    return (best["tile_n"], best["tile_k"], best.get("prefetch", 0), best.get("stages", 0),
-            best.get("waves"), best.get("wgmma"), best.get("split_k", 1)) if best else None
+    return {k: best.get(k, d) for k, d in TUNED_FIELDS.items()} if best else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,20 +68,16 @@ def _tuned_table():
 
 def choose(spec):
     if spec.tile_n is None and spec.tile_k is None and (t := tuned(spec)) is not None:
-        # a K loop the user asked for (prefetch or a ring) replaces the table's, rather than joining it
-        prefetch = t[2] if spec.prefetch is None else spec.prefetch
-        stages = t[3] if spec.stages is None else spec.stages
+        # the user's fields win over the table's; a K loop the user asked for (prefetch or a ring)
+        # replaces the table's rather than joining it
+        fields = {k: v if getattr(spec, k) is None else getattr(spec, k) for k, v in t.items()}
         if spec.prefetch and spec.stages is None:
-            stages = 0
+            fields["stages"] = 0
         if spec.stages and spec.prefetch is None:
-            prefetch = 0
+            fields["prefetch"] = 0
         try:
-            plan, notes = choose(dataclasses.replace(
-                spec, tile_n=t[0], tile_k=t[1], prefetch=prefetch, stages=stages,
-                waves=t[4] if spec.waves is None else spec.waves, wgmma=t[5] if spec.wgmma is None else spec.wgmma,
-                split_k=t[6] if spec.split_k is None else spec.split_k))
-            return plan, notes + [f"tile_n {t[0]}, tile_k {t[1]}, prefetch {t[2]}, stages {t[3]}, waves {t[4]}, "
-                                  f"wgmma {t[5]}, split_k {t[6]} from the tuned table"]
+            plan, notes = choose(dataclasses.replace(spec, **fields))
+            return plan, notes + [", ".join(f"{k} {v}" for k, v in t.items()) + " from the tuned table"]
         except ValueError:
             pass  # the table's tile no longer fits (compiler changed): fall back to the rules below
     target = get_target(spec.target)
