@@ -113,6 +113,15 @@ def weight_split(geo, tile_n: int, tile_k: int, threads: int):
     return None
 
 
+def shared_k(e, group, t, spp: int, esize: int, q=None):
+    """Where 8 k sit in a row of the shared K order (module doc): (16-byte chunk, byte in it) of lane
+    part t's k of step q (None: the whole piece) of the group of a piece's `spp` steps."""
+    # a group spans 32 * spp * esize bytes (2 * spp * esize chunks); lane part t's piece is chunk t of it,
+    # step q its 8 * esize bytes at q * 8 * esize (a piece is 16 bytes: spp * 8 * esize = 16)
+    chunk = e.add(e.mulc(group, 2 * spp * esize), t)
+    return chunk, (None if q is None else e.mulc(q, 8 * esize))
+
+
 class WeightTiles(_Ring):
     """Thread tid copies piece (tid % unit) of 8-column block / K chunk i * D + tid // unit, for each i:
     the thread's lane, piece and D index are fixed, so every copy's source and destination is one of two
@@ -144,7 +153,7 @@ class WeightTiles(_Ring):
                     e.add(e.mulc(piece, 512), e.mulc(lane, 16)))
         src = e.add(src, e.mulc(d, self.chunk_bytes if d_steps_k else row_bytes))
         # ... and the destination: the piece's 16 bytes of K (kept whole), column (g, or 8 d + g) in its 16-block
-        kchunk = e.add(e.mulc(piece, 2 * geo.steps_per_piece * esize), t)
+        kchunk, _ = shared_k(e, piece, t, geo.steps_per_piece, esize)
         if d_steps_k:
             kchunk = e.add(kchunk, e.mulc(d, geo.k_chunk * esize // 16))
         kk_chunks = geo.k_chunk * esize // 16   # 16-byte chunks of one prepared K chunk (a multiple of 8)
@@ -203,9 +212,7 @@ class TokenTiles(_Ring):
         span = 4 * steps_per_piece                       # units per group of a piece's steps
         grp, j = e.op(f"arith.divui {u}, {e.c(span)} : i32"), e.op(f"arith.remui {u}, {e.c(span)} : i32")
         q, t = e.op(f"arith.divui {j}, {e.c(4)} : i32"), e.op(f"arith.remui {j}, {e.c(4)} : i32")
-        kbyte = e.add(e.add(e.mulc(grp, 32 * steps_per_piece * esize), e.mulc(t, 16)), e.mulc(q, 8 * esize))
-        chunk = e.op(f"arith.divui {kbyte}, {e.c(16)} : i32")
-        within = e.op(f"arith.remui {kbyte}, {e.c(16)} : i32")
+        chunk, within = shared_k(e, grp, t, steps_per_piece, esize, q)
         dst0 = e.add(self.place(chunk, n0), within)
         self.copies = []
         for i in range(tile_m * per_row // threads):
