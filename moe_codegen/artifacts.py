@@ -98,22 +98,27 @@ def runtime_suite(target: str):
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                # (wider tiles spill where K is one tile: S stage 2)
                                                tile_n=64 * extra.get("waves", 4) // 4, **extra)))
-    # the prefill kernel of weights used as stored: weights and tokens through a cp.async ring, both
-    # MMA operands in shared memory (S: K shorter than the ring)
+    # the prefill kernel of weights used as stored: both MMA operands in shared memory, a ring of K
+    # tiles (weights by TMA where the target has it, tokens by cp.async; tma 0: weights by cp.async too;
+    # S: K shorter than the ring)
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight != "int4"]:
         for name, extra in (("S", {}), ("M", {}), ("M", {"waves": 8, "tile_k": 128}), ("S", {"stages": 3}),
                             ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4}),
-                            ("M", {"raster": 3})):
+                            ("M", {"raster": 3}), ("M", {"tma": 0}), ("S", {"tma": 0, "stages": 3}),
+                            ("M", {"waves": 8, "tile_k": 256, "stages": 3}), ("M", {"tile_n": 128})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             if "tile_k" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] < SWIZZLE_ATOM:
                 continue   # (8-bit weights: K tiles of whole 128-byte swizzled rows)
-            # (two warpgroups of 16-bit gate + up tiles of K 128 would need more than the shared memory)
-            big = "waves" in extra and extra["tile_k"] == 128 and DTYPES[dtype].act != "fp8"
+            # (two warpgroups of 16-bit gate + up tiles of K 128 would need more than the shared memory;
+            # K tiles of 256: fp8 stage 2 only, a tile whose weight pieces map onto no thread split: TMA)
+            if extra.get("tile_k") == 256 and DTYPES[dtype].act != "fp8":
+                continue
+            big = "waves" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] >= 256
             for stage in (2,) if big else (1, 2):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
-                                               tile_n=64 * extra.get("waves", 4) // 4, **extra)))
+                                               **{"tile_n": 64 * extra.get("waves", 4) // 4, **extra})))
     return specs
 
 
@@ -145,16 +150,18 @@ DECODE_TILE_DTYPES = ("int4_fp8", "int4_bf16", "fp8")   # bf16: prefill only
 
 
 def _tile_variants(target, dtype, tm):
-    """(tile_n, tile_k, waves, prefetch, stages) to try for one dtype and tile_m."""
-    wg = (get_target(target).wgmma or {}).get(dtype) if tm >= 64 else None
+    """(tile_n, tile_k, waves, prefetch, stages, tma) to try for one dtype and tile_m."""
+    t = get_target(target)
+    wg = (t.wgmma or {}).get(dtype) if tm >= 64 else None
     if wg is None:   # per-warp kernels (1 wave per block never won on the H100)
-        return [(tn, tk, w, pf, 0) for tn in (16, 32, 64, 128, 256) for tk in (128, 256, 512) for w in (2, 4)
+        return [(tn, tk, w, pf, 0, None) for tn in (16, 32, 64, 128, 256) for tk in (128, 256, 512) for w in (2, 4)
                 for pf in (0, 1)]
-    if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too
-        return [(tn, tk, w, 0, st) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
-                for st in (3, 4, 6)]
+    if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too, the
+        # weights by cp.async or (where the target has it) TMA
+        return [(tn, tk, w, 0, st, tma) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
+                for st in (3, 4, 6) for tma in ((0, 1) if t.tma else (0,))]
     # weights in registers: loaded directly, a K tile ahead, or through the ring with the tokens
-    return [(tn, tk, w, pf, st) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
+    return [(tn, tk, w, pf, st, None) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
             for pf, st in ((0, 0), (1, 0), (0, 2), (0, 3), (0, 4))]
 
 
@@ -176,14 +183,14 @@ def tiles_suite(target: str, dtypes=None, tokens=None):
                    and (not tokens or t in tokens)}
             for tm in sorted(tms):
                 for stage in (1, 2):
-                    for tn, tk, waves, pf, st in _tile_variants(target, dtype, tm):
+                    for tn, tk, waves, pf, st, tma in _tile_variants(target, dtype, tm):
                         # decode stage 2: K split over 2 or 4 blocks too (few blocks per expert)
                         splits = (None, 2, 4) if stage == 2 and tm < 64 and tn >= 64 and tk <= 256 else (None,)
                         for sk in splits:
                             spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
                                               topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
-                                              stages=st, split_k=sk)
+                                              stages=st, split_k=sk, tma=tma)
                             specs.append((name, spec))
     return specs
 

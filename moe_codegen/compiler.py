@@ -15,6 +15,7 @@ from .pipeline import extract_assembly, pipeline, run_stages
 from .resources import amdgpu_resources, mma_valu_ratio, ptxas_resources
 from .spec import KernelSpec
 from .targets import get_target
+from .tma import weight_map
 
 _CACHE: dict = {}
 
@@ -68,6 +69,9 @@ def _launch_info(module_text: str, spec: KernelSpec) -> dict:
         info["grid_y" if "grid_x" in info else "grid_x"] = "ceil(max_padded / tile_m)"
         info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
                         "tokens:i32"]
+        if info.get("tma"):   # the weights' tensor map (128 bytes in device memory), encoded by the launcher
+            info["args"].append("w_map")
+            info["w_map"] = weight_map(spec, info["tile_n"])
     return info
 
 

@@ -26,9 +26,16 @@ SIGNATURES = {
     "moe.async_copy": (None, ()),   # 5 operands, or 6: a validity bit (invalid: zero-filled)
     "moe.async_commit": (0, ()),
     "moe.async_wait": (0, ("pending",)),
+    "moe.mbarrier_init": (2, ("count",)),
+    "moe.mbarrier_init_fence": (0, ()),
+    "moe.tensormap_acquire": (1, ()),
+    "moe.mbarrier_expect_tx": (2, ("bytes",)),
+    "moe.mbarrier_wait": (3, ()),
+    "moe.tma_load": (8, ()),
 }
 RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0,
-           "moe.async_proxy_fence": 0}
+           "moe.async_proxy_fence": 0, "moe.mbarrier_init": 0, "moe.mbarrier_init_fence": 0,
+           "moe.tensormap_acquire": 0, "moe.mbarrier_expect_tx": 0, "moe.mbarrier_wait": 0, "moe.tma_load": 0}
 
 
 def check(op) -> None:

@@ -50,29 +50,36 @@ def descriptor_base(e, smem, offset: int, rows: int = 0, swizzle: int = 0):
 
 
 class _Ring:
-    def __init__(self, e, smem, rows: int, tile_k: int, esize: int, stages: int, smem_base: int):
+    """`stages` K tiles of `rows` K-major rows in atoms of `atom` bytes of K (128: the 128-byte swizzle,
+    descriptor layout 1; 64: the 64-byte swizzle, layout 2), atom a of a slot at a * rows * atom."""
+
+    def __init__(self, e, smem, rows: int, tile_k: int, esize: int, stages: int, smem_base: int,
+                 atom: int = SWIZZLE_ATOM):
         row_bytes = tile_k * esize
-        if row_bytes % SWIZZLE_ATOM or rows % 8 or smem_base % 1024:
-            raise ValueError(f"a swizzled K tile needs a multiple of {SWIZZLE_ATOM} bytes of K per row (got "
+        if row_bytes % atom or rows % 8 or smem_base % 1024:
+            raise ValueError(f"a swizzled K tile needs a multiple of {atom} bytes of K per row (got "
                              f"{row_bytes}), rows in groups of 8 (got {rows}) and a 1024-byte aligned region")
-        self.e, self.smem, self.rows, self.esize = e, smem, rows, esize
+        self.e, self.smem, self.rows, self.esize, self.atom = e, smem, rows, esize, atom
+        self.cpa = atom // 16   # 16-byte chunks per atom
         self.slot_bytes = rows * row_bytes
         self.chunks = row_bytes // 16
         self.bytes = stages * self.slot_bytes
-        self.desc0 = descriptor_base(e, smem, smem_base, swizzle=SWIZZLE_ATOM)
+        self.desc0 = descriptor_base(e, smem, smem_base, swizzle=atom)
         self.base = smem_base
 
     def place(self, chunk, row):
-        """Byte offset of 16-byte K chunk `chunk` of row `row` (i32 values) in a slot."""
+        """Byte offset of 16-byte K chunk `chunk` of row `row` (i32 values) in a slot (128-byte atoms)."""
+        assert self.atom == SWIZZLE_ATOM
         e = self.e
         atom = e.mulc(e.op(f"arith.divui {chunk}, {e.c(8)} : i32"), self.rows * SWIZZLE_ATOM)
         c8, r8 = (e.op(f"arith.remui {v}, {e.c(8)} : i32") for v in (chunk, row))
         return e.add(e.add(atom, e.mulc(row, SWIZZLE_ATOM)), e.mulc(e.op(f"arith.xori {c8}, {r8} : i32"), 16))
 
     def place_const(self, chunk: int, row: int) -> int:
-        """Offset added to place(c, r) by chunk + `chunk`, row + `row` (multiples of 8: the swizzle is kept)."""
-        assert chunk % 8 == 0 and row % 8 == 0
-        return chunk // 8 * self.rows * SWIZZLE_ATOM + row * SWIZZLE_ATOM
+        """Offset added to place(c, r) by chunk + `chunk`, row + `row` (whole atoms, rows in groups of 8: the
+        swizzle is kept)."""
+        assert chunk % self.cpa == 0 and row % 8 == 0
+        return chunk // self.cpa * self.rows * self.atom + row * self.atom
 
     def dst(self, slot, const):
         e = self.e
@@ -84,9 +91,9 @@ class _Ring:
         e = self.e
         off = e.mulc(slot, self.slot_bytes >> 4)
         if row is not None:
-            off = e.add(off, e.mulc(row, SWIZZLE_ATOM >> 4))
+            off = e.add(off, e.mulc(row, self.atom >> 4))
         d = e.op(f"arith.addi {self.desc0}, {e.op(f'arith.extui {off} : i32 to i64')} : i64")
-        const = (chunk // 8 * self.rows * SWIZZLE_ATOM + chunk % 8 * 16) >> 4
+        const = (chunk // self.cpa * self.rows * self.atom + chunk % self.cpa * 16) >> 4
         return e.op(f"arith.addi {d}, {e.c(const, 'i64')} : i64")
 
 
@@ -180,6 +187,10 @@ class WeightTiles(_Ring):
             src_c = gu * inter // 8 * row_bytes + cb8 * row_bytes + kk * self.chunk_bytes
             dst = e.addc(dyn[half], self.place_const(kk * kk_chunks, row))
             self.copies.append((src_c, dst, geo.piece_bytes))
+
+    def slab_row(self, wg, si: int, subs: int):
+        """First row of the 64 read by warpgroup `wg`'s MMA of column tile `si` (of `subs`)."""
+        return self.e.mulc(self.e.addc(self.e.mulc(wg, subs), si), 64)
 
     def issue(self, w_e, k0, slot):
         e, geo = self.e, self.geo

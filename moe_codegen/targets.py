@@ -51,6 +51,9 @@ class Target:
     # plan: prefill tiles (tile_m >= 64) walk their blocks in groups of this many sorted rows (moe-plan's
     # raster; 0: launch order), as measured on the target (H100: 256)
     raster_rows: int = 0
+    # bulk tensor copies global -> shared completing on an mbarrier (sm_90 TMA): the prefill kernel's
+    # weight tiles (moe_codegen/tma.py)
+    tma: bool = False
     wgmma: dict = None        # dtype name -> warpgroup MmaAtom of the prefill kernel (tokens staged in shared memory)
 
 
@@ -124,7 +127,7 @@ TARGETS = {
                             int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256,
+                    acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256, tma=True,
                     wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
                            "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }

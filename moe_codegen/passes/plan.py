@@ -41,8 +41,9 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 
 
 # what a tuned-table entry sets, and its value where an older entry does not have the field
+# (tma: entries measured before the weights' bulk copies existed used cp.async)
 TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
-                "split_k": 1}
+                "split_k": 1, "tma": 0}
 
 
 def tuned(spec):
@@ -170,12 +171,22 @@ def choose(spec):
     waves = waves_for(tile_n)
     stages = spec.stages or 0
     ss = wgmma and atom.smem_a
+    # the weight tiles of the prefill kernel by TMA: one bulk copy per 16 columns and 128 bytes of K,
+    # completing on one mbarrier per ring slot (8 bytes each, after the ring)
+    tma = spec.tma if spec.tma is not None else int(bool(ss and target.tma))
+    if tma:
+        if not target.tma:
+            raise ValueError(f"tma: {target.name} has no tensor memory accelerator (bulk tensor copies)")
+        if not ss:
+            raise ValueError("tma: only the prefill kernel of weights used as stored (fp8, bf16, f16 with wgmma: "
+                             "both MMA operands in shared memory) loads its weight tiles by TMA")
     if ss:   # weights and tokens of `stages` K tiles in shared memory; the deepest ring that fits
         gate_up = 2 if spec.stage == 1 else 1
         ring = (tile_n * gate_up + tile_m) * tile_k * esize
         stages = stages or next((st for st in (4, 3) if st * ring <= target.lds_limit), 3)
         t_units, threads = tile_m * tile_k // 8, 32 * waves   # token copies: 8 k each
-        if weight_split(geometry_of(target, spec.dtype), tile_n, tile_k, threads) is None:
+        # (the weights' bulk copies (TMA) take any tile; every thread's cp.async needs static offsets)
+        if not tma and weight_split(geometry_of(target, spec.dtype), tile_n, tile_k, threads) is None:
             raise ValueError(f"wgmma: the weight copies of a {tile_n}x{tile_k} tile do not map onto {threads} threads "
                              "with static offsets (each thread's columns inside one 16-column block)")
         if t_units % threads or threads % (tile_k // 8) or threads // (tile_k // 8) % 8:
@@ -196,6 +207,7 @@ def choose(spec):
     elif wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
         # and the ring's K tiles of activations as stored
         lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * esize
+    lds += 8 * stages * tma   # the ring slots' mbarriers
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
@@ -215,7 +227,7 @@ def choose(spec):
     rows = target.raster_rows if tile_m >= 64 else 0
     raster = spec.raster if spec.raster is not None else max(1, rows // tile_m) if rows else 0
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, smem=lds), notes
+                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, tma=tma, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

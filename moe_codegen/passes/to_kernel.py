@@ -33,6 +33,7 @@ from ..rewrite import loc_text
 from ..layouts import LAYOUTS
 from ..smem_operands import TokenTiles, WeightTiles
 from ..targets import geometry_of, get_target
+from ..tma import TmaWeightTiles
 from .registry import DiagnosedError, register
 
 PTR = "!llvm.ptr<1>"
@@ -43,7 +44,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster", "split_k"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "tma"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -85,6 +86,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     stages = plan.get("stages", 0)
     raster = plan.get("raster", 0)
     split = plan.get("split_k", 0) or 1
+    tma = plan.get("tma", 0)
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
@@ -245,24 +247,47 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     n_pieces = (tk // kc) * len(subs) * geo.pieces
     slot_bytes = waves * n_pieces * W * geo.piece_bytes
     staging = None
-    if ss:   # a ring of K tiles of weights and tokens, filled by cp.async, read by the MMAs only
+    if ss:   # a ring of K tiles of weights and tokens, filled by cp.async (weights: TMA where planned), read
+        # by the MMAs only
         smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
-        wtiles = WeightTiles(e, smem, geo=geo, tile_n=tn, tile_k=tk, waves=waves, gate_up=gu_count, inter=inter,
-                             K=K, n0=e.mulc(by, tn), tid=tid, threads=W * waves, esize=ACT_BYTES[info.weight],
-                             stages=stages)
+        wsize = ACT_BYTES[info.weight]
+        if tma:
+            first = e.op(f"arith.cmpi eq, {tid}, {e.c(0)} : i32")   # the thread that issues the bulk copies
+            wtiles = TmaWeightTiles(e, smem, wmap="%w_map", tile_n=tn, tile_k=tk, waves=waves, gate_up=gu_count,
+                                    inter=inter, n_rows=N, eid=eid, n0=e.mulc(by, tn), esize=wsize, stages=stages,
+                                    bar_base=stages * (tn * gu_count * wsize + tm * esize) * tk)
+            e.line(f"scf.if {first} {{")
+            e.depth += 1
+            wtiles.init_barriers(stages)
+            e.depth -= 1
+            e.line("}")
+            e.line("gpu.barrier")   # the barriers are initialised before anyone waits on them
+        else:
+            wtiles = WeightTiles(e, smem, geo=geo, tile_n=tn, tile_k=tk, waves=waves, gate_up=gu_count, inter=inter,
+                                 K=K, n0=e.mulc(by, tn), tid=tid, threads=W * waves, esize=wsize, stages=stages)
         ttiles = TokenTiles(e, smem, tile_m=tm, tile_k=tk, tid=tid, threads=W * waves, row_start=act_start,
                             esize=esize, stages=stages, smem_base=wtiles.bytes, steps_per_piece=geo.steps_per_piece)
         last = e.c(K - tk)
 
-        def issue_ss(k0, slot):
-            wtiles.issue(w_e, k0, slot)
+        def issue_ss(k0, slot, live):
+            """live: whether k0 is a real K tile (else clamped to the last one: the tokens' copies keep
+            the cp.async group count, the weights' bulk copies are left out, so none is in flight when
+            the block ends)."""
+            if not tma:
+                wtiles.issue(w_e, k0, slot)
+            elif live is not False:
+                e.line(f"scf.if {first if live is True else e.op(f'arith.andi {first}, {live} : i1')} {{")
+                e.depth += 1
+                wtiles.issue(k0, slot)
+                e.depth -= 1
+                e.line("}")
             ttiles.issue(k0, slot)
             e.line('"moe.async_commit"() : () -> ()')
 
         # prologue: stages - 2 tiles ahead (a slot is refilled two iterations after its MMAs were
         # issued: the wait of the iteration between has seen them finish)
         for st in range(stages - 2):
-            issue_ss(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st))
+            issue_ss(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st), st * tk < K)
     elif wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
         staging = ActStaging(e, tile_m=tm, tile_k=tk, threads=W * waves, tid=tid, row_start=act_start,
                              convert=convert_a, esize=esize, load=load, stages=stages,
@@ -333,16 +358,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         e.line(f'"moe.async_wait"() {{pending = {stages - 3} : i64}} : () -> ()')
         e.line('"moe.async_proxy_fence"() : () -> ()')
         e.line("gpu.barrier")
-        issue_ss(e.op(f"arith.minsi {e.addc(kt, (stages - 2) * tk)}, {last} : i32"),
-                 e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32"))
+        ahead = e.addc(kt, (stages - 2) * tk)
+        issue_ss(e.op(f"arith.minsi {ahead}, {last} : i32"),
+                 e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32"),
+                 e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None)
         slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+        if tma:   # this tile's weights: fill number i / stages of its slot
+            wtiles.wait(slot, e.op(f"arith.remui {e.op(f'arith.divui {i}, {e.c(stages)} : i32')}, {e.c(2)} : i32"))
         n_k = tk // atom.k                  # MMAs per column tile and K tile
         kch = atom.k * ACT_BYTES[atom.elem] // 16   # 16-byte K chunks per MMA
         tdesc = [ttiles.desc(slot, j * kch) for j in range(n_k)]
         issued = []
-        slab0 = e.mulc(e.op(f"arith.divui {wave}, {e.c(4)} : i32"), len(subs))   # this warpgroup's slabs
+        wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")   # this warpgroup
         for si in range(len(subs)):
-            wdesc = [wtiles.desc(slot, j * kch, row=e.mulc(e.addc(slab0, si), 64)) for j in range(n_k)]
+            wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
             issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
                 ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
         # the MMAs of this K tile stay in flight; the previous tile's are finished
@@ -454,7 +483,32 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     if run_t.endswith("i32>"):   # integer MMA sums (per-row scaling): exact in i32, converted once
         accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
 
-    if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
+    if tma:   # the weights' rows in natural column order (moe_codegen/tma.py): MMA rows g, g + 8 are columns
+        # g, g + 8; a lane swaps one token with the lane of the neighbouring column (g ^ 1: lane ^ 4), so that
+        # it holds one token (2t + g % 2) of two column pairs (2 (g // 2) + 0 / 1, and 8 further)
+        g = parts["g"]
+        odd = e.op(f"arith.cmpi ne, {e.op(f'arith.andi {g}, {e.c(1)} : i32')}, {e.c(0)} : i32")
+        cbase = e.mulc(e.op(f"arith.divui {g}, {e.c(2)} : i32"), 2)
+        swapped = []
+        for a in accs:
+            c = [e.op(f"vector.extract {a}[{i}] : f32 from {f32_t}") for i in range(4)]
+            got = [e.multi(f"gpu.shuffle xor {e.op(f'arith.select {odd}, {c[lo]}, {c[lo + 1]} : f32')}, {e.c(4)}, "
+                           f"{e.c(W)} : f32", 2)[0] for lo in (0, 2)]
+            sel = [e.op(f"arith.select {odd}, {x}, {y} : f32") for x, y in
+                   ((got[0], c[0]), (c[1], got[0]), (got[1], c[2]), (c[3], got[1]))]
+            swapped.append(e.op(f"vector.from_elements {', '.join(sel)} : {f32_t}"))
+        accs = swapped
+    if not grouped and info.weight_scaled and tma:   # per-row weight scale of the lane's two column pairs
+        for s in subs:
+            first = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks), s["gu"] * inter),
+                          cbase)
+            pairs = [load(sw_e, e.mulc(e.addc(first, h), 4), true, F32X2) for h in (0, 8)]
+            x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
+            svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
+            for m in range(m_reps):
+                idx = acc_index(m, s["b"], s["gu"], s["r"])
+                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")
+    elif not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
         for s in subs:
             pair = load(sw_e, e.mulc(s["scol"], 4), true, F32X2)
             svec = lay.scale_vec(e, pair, s["r"], f32_t)
@@ -465,8 +519,14 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     # every (row, column pair) a lane writes: its row bookkeeping and its values
     with_weight = (spec.stage == 1) == spec.doweight_stage1
     row_ops, values = [], []
-    cols = [e.add(e.addc(n0, lay.block_cols * b), pair_col) for b in range(blocks)]
-    c_slots = lay.c_rows(e, parts)
+    if tma:   # per column pair: its first column, block and elements (one token row per lane, see above)
+        col_slots = [(e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, b, blocks), h), cbase), b,
+                      ((0, h // 4), (0, h // 4 + 1))) for b in range(blocks) for h in (0, 8)]
+        c_slots = [(e.add(e.mulc(parts["t"], 2), e.op(f"arith.extui {odd} : i1 to i32")), None)]
+    else:
+        col_slots = [(e.add(e.addc(n0, lay.block_cols * b), pair_col), b, None) for b in range(blocks)]
+        c_slots = lay.c_rows(e, parts)
+    cols = [c for c, _, _ in col_slots]
     for m in range(m_reps):
         for r_in_tile, elem_pairs in c_slots:
             row = e.add(row0, e.addc(r_in_tile, m * atom.m))
@@ -486,10 +546,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 sx = e.c("1.0", "f32")
             weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
             row_ops += [out_row, valid, sx, weight]
-            (ta, ea), (tb, eb) = elem_pairs[0]
-            for b in range(blocks):
+            for _, b, els in col_slots:
                 for gu in range(gu_count):
-                    for t_r, el in ((ta, ea), (tb, eb)):
+                    for t_r, el in els or elem_pairs[0]:
                         acc = accs[acc_index(m, b, gu, t_r)]
                         values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {f32_t}"))
     n_rows = len(row_ops) // 4
@@ -506,18 +565,21 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
-                             wgmma=wgmma, raster=raster, shared_bytes=(wtiles.bytes + ttiles.bytes) if ss else
+                             wgmma=wgmma, raster=raster, **({"tma": 1} if tma else {}),
+                             shared_bytes=(wtiles.bytes + ttiles.bytes + 8 * stages * tma) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0),
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
                              **({"grid_z": split} if split > 1 else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
-                        smem_align=1024 if wgmma else 16)
+                        smem_align=1024 if wgmma else 16, extra_args=["w_map"] if tma else [])
 
 
-def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc, smem_align: int = 16) -> str:
-    """A gpu.module holding the kernel: bare-pointer args + %tokens, block size, launch metadata."""
-    args = ", ".join(f"%{n}: {PTR}" for n in arg_names) + ", %tokens: i32"
+def _module_text(spec, module_name, arg_names, block, launch: dict, e, loc, smem_align: int = 16,
+                 extra_args=()) -> str:
+    """A gpu.module holding the kernel: bare-pointer args + %tokens (+ `extra_args`: pointers after it),
+    block size, launch metadata."""
+    args = ", ".join([f"%{n}: {PTR}" for n in arg_names] + ["%tokens: i32"] + [f"%{n}: {PTR}" for n in extra_args])
     meta = ", ".join(f"{k} = {v} : i64" for k, v in {"block": block, **launch}.items())
     end = f" {loc}" if loc else ""
     smem = (f"  llvm.mlir.global external @moe_smem() {{addr_space = 3 : i32, alignment = {smem_align} : i64}} "

@@ -19,6 +19,12 @@
   moe.wgmma_wait   wgmma.wait_group N, the accumulators tied through it, so that no read of them
                    can be scheduled before it
   moe.async_proxy_fence  fence.proxy.async.shared::cta (plain stores -> what wgmma reads)
+  moe.mbarrier_init / moe.mbarrier_init_fence / moe.mbarrier_expect_tx / moe.mbarrier_wait
+                   mbarrier.init (count), fence.mbarrier_init, mbarrier.arrive.expect_tx (bytes),
+                   a mbarrier.try_wait.parity loop (shared addresses: byte offsets into @moe_smem)
+  moe.tensormap_acquire  fence.proxy.tensormap::generic.acquire.gpu on the 128-byte map (written
+                   by the host, read by the tensor copies)
+  moe.tma_load     cp.async.bulk.tensor.4d tile copy global -> shared completing on an mbarrier
   moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false, any size) (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
@@ -284,6 +290,43 @@ def _async_copy(op):
     return build
 
 
+def _asm(text: str, constraints: str, offsets=(), attrs=()):
+    """One side-effecting inline-asm statement.  With `offsets`, operand 0 is @moe_smem and the operands
+    at those indices byte offsets into it, each passed as a 32-bit shared address; the other operands
+    pass as they are, in order ($0, $1, ...).  `attrs`: integer attributes of the op filled into `text`."""
+    def lower(op):
+        line = text.format(**{k: op.attributes[k].value for k in attrs})
+
+        def build(e, a):
+            ins, types = [], []
+            for i in range(1 if offsets else 0, len(a)):
+                if i in offsets:
+                    ptr = e.op(f"llvm.getelementptr {a[0]}[{a[i]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+                    ins.append(e.op(f"llvm.ptrtoint {ptr} : !llvm.ptr<3> to i32"))
+                    types.append("i32")
+                else:
+                    ins.append(a[i])
+                    types.append(str(op.operands[i].type))
+            e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{line}", "{constraints},~{{memory}}" '
+                   f'{", ".join(ins)} : ({", ".join(types)}) -> ()')
+            return []
+        return build
+    return lower
+
+
+_mbarrier_init = _asm("mbarrier.init.shared::cta.b64 [$0], {count};", "r", (1,), ("count",))
+_mbarrier_init_fence = _statement(
+    'llvm.inline_asm has_side_effects asm_dialect = att "fence.mbarrier_init.release.cluster;", "~{{memory}}" '
+    ': () -> ()')
+_tensormap_acquire = _asm("fence.proxy.tensormap::generic.acquire.gpu [$0], 128;", "l")
+_mbarrier_expect_tx = _asm("mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], {bytes};", "r", (1,), ("bytes",))
+# (a label is local to its braces: the loop may be inlined any number of times)
+_mbarrier_wait = _asm("{{ .reg .pred p; wait: mbarrier.try_wait.parity.shared::cta.b64 p, [$0], $1; "
+                      "@!p bra wait; }}", "r,r", (1,))
+_tma_load = _asm("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
+                 "[$0], [$1, {{$3, $4, $5, $6}}], [$2];", "r,l,r,r,r,r,r", (1, 3))
+
+
 _async_commit = _statement("nvvm.cp.async.commit.group")
 _async_wait = _statement("nvvm.cp.async.wait.group {pending}", "pending")
 
@@ -307,6 +350,12 @@ LOWERINGS = {
     "moe.async_copy": _async_copy,
     "moe.async_commit": _async_commit,
     "moe.async_wait": _async_wait,
+    "moe.mbarrier_init": _mbarrier_init,
+    "moe.mbarrier_init_fence": _mbarrier_init_fence,
+    "moe.tensormap_acquire": _tensormap_acquire,
+    "moe.mbarrier_expect_tx": _mbarrier_expect_tx,
+    "moe.mbarrier_wait": _mbarrier_wait,
+    "moe.tma_load": _tma_load,
 }
 
 

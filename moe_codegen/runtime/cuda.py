@@ -107,14 +107,45 @@ class _Loaded:
         if smem > 48 * 1024:   # dynamic shared memory past 48 KiB must be opted into per kernel
             self.function.max_dynamic_shared_size_bytes = smem
 
-    def _launch(self, device, grid, tensors, tokens):
+    def _launch(self, device, grid, tensors, tokens, after=()):
+        """after: tensors whose pointers follow the token count (a tensor map)."""
         import cupy
         import numpy as np
 
         ptrs = pointers(tensors)
         with cupy.cuda.Device(device.index):
-            self.function(grid, (self.meta["block"], 1, 1), (*ptrs, np.int32(tokens)),
+            self.function(grid, (self.meta["block"], 1, 1), (*ptrs, np.int32(tokens), *pointers(after)),
                           shared_mem=self.meta.get("shared_bytes", 0))
+
+
+# cuTensorMapEncodeTiled's enums (cuda.h)
+_U8, _SWIZZLE, _L2_256B = 0, {128: 3, 64: 2, 32: 1}, 3
+
+
+def encode_tensor_map(t: torch.Tensor, geo: dict) -> torch.Tensor:
+    """The 128-byte CUtensorMap of `geo` (moe_codegen.tma.weight_map: dims, byte strides, box, swizzle)
+    over t's bytes, in device memory next to t (the kernel reads it from there)."""
+    import ctypes
+
+    dims, strides, box = geo["dims"], geo["strides"], geo["box"]
+    need = math.prod(dims[:1]) + sum((d - 1) * s for d, s in zip(dims[1:], strides))
+    if t.numel() * t.element_size() < need or t.data_ptr() % 16:
+        raise MoeCodegenError(f"tensor map: {t.numel() * t.element_size()} bytes at {t.data_ptr():#x} do not hold "
+                              f"the {need} bytes of dims {dims} (16-byte aligned)")
+    rank = len(dims)
+    buf = ctypes.create_string_buffer(128 + 64)   # a CUtensorMap is 64-byte aligned
+    addr = (ctypes.addressof(buf) + 63) // 64 * 64
+    fn = ctypes.CDLL("libcuda.so.1").cuTensorMapEncodeTiled
+    fn.restype = ctypes.c_int
+    u64, u32 = ctypes.c_uint64, ctypes.c_uint32
+    err = fn(ctypes.c_void_p(addr), ctypes.c_int(_U8), u32(rank), ctypes.c_void_p(t.data_ptr()),
+             (u64 * rank)(*dims), (u64 * (rank - 1))(*strides), (u32 * rank)(*box), (u32 * rank)(*([1] * rank)),
+             ctypes.c_int(0), ctypes.c_int(_SWIZZLE[geo["swizzle"]]), ctypes.c_int(_L2_256B), ctypes.c_int(0))
+    if err:
+        raise MoeCodegenError(f"cuTensorMapEncodeTiled failed (CUresult {err}) for dims {dims}, strides {strides}, "
+                              f"box {box}")
+    host = torch.frombuffer(bytearray(ctypes.string_at(addr, 128)), dtype=torch.uint8)
+    return host.to(t.device)
 
 
 class CudaKernel(_Loaded):
@@ -123,6 +154,7 @@ class CudaKernel(_Loaded):
     def __init__(self, folder):
         super().__init__(folder)
         self.tile_m = self.meta["tile_m"]
+        self._maps = {}   # (weights' address, device) -> their tensor map (TMA kernels)
 
     def expected(self, tokens: int, max_padded: int) -> dict:
         return expected_args(self.spec, self.tile_m, tokens, max_padded)
@@ -138,7 +170,13 @@ class CudaKernel(_Loaded):
                 "expert_ids": routing.sorted_expert_ids, "num_valid": routing.num_valid_ids[:1], "out": out}
         check_tensors(args, self.expected(routing.tokens, routing.max_padded), out.device)
         grid = gemm_grid(self.meta, routing.max_padded, self.tile_m)
-        self._launch(out.device, grid, list(args.values()), routing.tokens)
+        after = []
+        if "w_map" in self.meta:   # the map depends on nothing but the weights' address and shape
+            key = (args["w"].data_ptr(), str(out.device))
+            if key not in self._maps:
+                self._maps[key] = encode_tensor_map(args["w"], self.meta["w_map"])
+            after.append(self._maps[key])
+        self._launch(out.device, grid, list(args.values()), routing.tokens, after)
         return out
 
 

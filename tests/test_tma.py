@@ -1,0 +1,98 @@
+"""The weights' tensor map (moe_codegen/tma.py) against the prefill kernel's shared-memory layout.
+
+A bulk tensor copy is modelled as the hardware does it: the box's elements in dense order (innermost
+dimension first), each 16-byte chunk moved by the 64-byte swizzle (address bits 4-5 XOR bits 7-8).
+What lands must be what the wgmma descriptors read (smem_operands.py, layout 2): row r of the box is
+weight column r of the tile (natural order), and chunk c of its 64-byte row of plane a holds the k of
+the shared K order at chunk 4a + c.
+"""
+import itertools
+import math
+
+import pytest
+import torch
+
+from moe_codegen.host.packing import prepare_dense_weights
+from moe_codegen.spec import KernelSpec
+from moe_codegen.tma import weight_map
+
+
+def _tma_copy(src: bytes, geo, coords) -> bytearray:
+    """One box of `geo` at `coords`, as the tensor memory accelerator writes it (1024-byte aligned)."""
+    dims, strides, box = geo["dims"], [1] + geo["strides"], geo["box"]
+    smem = bytearray(math.prod(box))
+    lin = 0
+    for idx in itertools.product(*(range(b) for b in reversed(box))):   # outermost first: dense order
+        pos = [c + i for c, i in zip(coords, reversed(idx))]
+        assert all(p < d for p, d in zip(pos, dims)), "box outside the tensor"
+        addr = lin ^ (((lin >> 7) & 3) << 4)   # 64-byte swizzle of the shared address
+        g_off = sum(p * s for p, s in zip(pos, strides))
+        smem[addr:addr + 1] = src[g_off:g_off + 1]
+        lin += 1
+    return smem
+
+
+def _shared_k(esize: int, chunk: int):
+    """The 8 k of each half of 16-byte chunk `chunk` in a 128-byte K atom (smem_operands.shared_k):
+    16-bit weights in natural order; fp8 pieces hold two K32 steps side by side."""
+    if esize == 2:
+        return [8 * chunk + j for j in range(8)]
+    p, t = divmod(chunk, 4)
+    return [64 * p + 8 * t + j for j in range(8)] + [64 * p + 32 + 8 * t + j for j in range(8)]
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp8"])
+def test_weight_map_box_is_the_swizzled_block(dtype):
+    E, N, K = 3, 64, 384
+    spec = KernelSpec(stage=2, dtype=dtype, group_size=-1, target="sm_90", model_dim=N, inter_dim=K, experts=E,
+                      topk=2)
+    gen = torch.Generator().manual_seed(7)
+    raw = torch.randint(0, 256, (E, N, K * (2 if dtype == "bf16" else 1)), generator=gen, dtype=torch.uint8)
+    if dtype == "fp8":
+        raw[raw == 0x7F] = 1    # no NaN codes
+        raw[raw == 0xFF] = 1
+        w = raw.view(torch.float8_e4m3fn)
+        scale = torch.ones(E, N)
+    else:
+        w, scale = raw.view(torch.int16).view(torch.bfloat16), None
+    prepared = prepare_dense_weights(w, scale, target="sm_90", dtype=dtype)
+    src = prepared.w.contiguous().view(torch.uint8).numpy().tobytes()
+    tile_n = 32
+    geo = weight_map(spec, tile_n)
+    esize = 2 if dtype == "bf16" else 1
+    assert len(src) == geo["dims"][3] * geo["strides"][2]
+    checked = 0
+    for e, cb0, k0 in ((0, 0, 0), (1, 2, 128 // esize), (2, 4, K - 128 // esize)):   # 32 columns, 128 bytes of K
+        h0 = k0 * esize // 64
+        for a in range(2):   # one box per 64-byte plane
+            smem = _tma_copy(src, geo, (0, h0 + a, 0, e * N // 8 + cb0))
+            for r in range(tile_n):
+                col = cb0 * 8 + r
+                for c in range(4):
+                    got = smem[r * 64 + ((c ^ (r // 2) % 4) * 16):][:16]
+                    ks = [k0 + k for k in _shared_k(esize, 4 * a + c)]
+                    want = b"".join(raw[e, col, k * esize:(k + 1) * esize].numpy().tobytes() for k in ks)
+                    assert got == want, (e, cb0, k0, a, r, c)
+                    checked += 1
+    assert checked == 3 * 2 * tile_n * 4
+
+
+def test_tma_kernel_plan_and_refusals():
+    from moe_codegen.compiler import compile as compile_kernel
+    from moe_codegen.errors import MoeCodegenError
+
+    base = dict(stage=1, group_size=-1, target="sm_90", model_dim=256, inter_dim=128, experts=4, topk=2,
+                tokens_hint=512)
+    k = compile_kernel(KernelSpec(dtype="fp8", **base))
+    assert k.launch["tma"] == 1 and k.launch["args"][-1] == "w_map"
+    assert k.launch["w_map"] == weight_map(KernelSpec(dtype="fp8", **base), k.launch["tile_n"])
+    assert "cp.async.bulk.tensor.4d" in k.isa and "mbarrier.try_wait.parity" in k.isa
+    off = compile_kernel(KernelSpec(dtype="fp8", tma=0, **base))
+    assert "tma" not in off.launch or off.launch["tma"] == 0
+    assert "w_map" not in off.launch["args"] and "cp.async.bulk" not in off.isa
+    with pytest.raises(MoeCodegenError, match="tma: only the prefill kernel of weights used as stored"):
+        compile_kernel(KernelSpec(dtype="int4_fp8", **{**base, "group_size": 32}, tma=1))
+    with pytest.raises(MoeCodegenError, match="tma: gfx950 has no tensor memory accelerator"):
+        compile_kernel(KernelSpec(dtype="fp8", **{**base, "target": "gfx950"}, tma=1))
+    with pytest.raises(MoeCodegenError, match="tma must be 0 or 1"):
+        KernelSpec(dtype="fp8", tma=2, **base).validate()
