@@ -89,7 +89,7 @@ def best_tiles(rows):
             best[key] = r
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
                  tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
-                 split_k=v.get("split_k", 1), tma=v.get("tma", 0),
+                 split_k=v.get("split_k", 1), tma=v.get("tma", 0), raster=v.get("raster", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
             for k, v in sorted(best.items())]
 

@@ -1,8 +1,11 @@
 """Write the winners of a tile search (bench.json from `bench_sm90.py --sweep`) into moe_codegen/tuned_tiles.json.
 
     python benchmarks/update_tuned_tiles.py bench_results/bench.json [--table moe_codegen/tuned_tiles.json]
+    python benchmarks/update_tuned_tiles.py raster_results/bench.json --raster
 
 Entries of the same (target, dtype, group, stage, dims, tile_m, token bucket) are replaced; others are kept.
+With --raster (a block-order search, `build-artifacts --suite raster`) only the block order of the entries
+whose tile was searched is set, to the fastest group size.
 """
 import argparse
 import json
@@ -25,7 +28,7 @@ def entries_from(bench: dict, target: str = "sm_90"):
         out.append(dict(target=target, dtype=dtype, group_size=group, stage=b["stage"], model_dim=md, inter_dim=inter,
                         experts=e, topk=k, tokens_max=b["tokens"], tile_m=b["tile_m"], tile_n=b["tile_n"],
                         tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
-                        wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), tma=b.get("tma", 0),
+                        wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), tma=b.get("tma", 0), raster=b.get("raster", 0),
                         measured_us=round(b["us"], 1),
                         bw_frac=round(b["bw_frac"], 3)))
     return out
@@ -35,10 +38,25 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("bench_json")
     p.add_argument("--table", default=str(Path(__file__).resolve().parents[1] / "moe_codegen" / "tuned_tiles.json"))
+    p.add_argument("--raster", action="store_true", help="set the block order of the searched tiles only")
     a = p.parse_args()
     bench = json.loads(Path(a.bench_json).read_text())
     table = json.loads(Path(a.table).read_text())
+    if a.raster:
+        from bench_sm90 import best_tiles   # (the fastest row per case, its block order included)
+        bench["best_tiles"] = best_tiles(bench["rows"])
+        tile = ("tile_n", "tile_k", "waves", "stages", "tma")
+        done = 0
+        for n in entries_from(bench):
+            for e in table["entries"]:
+                if all(e.get(k) == n[k] for k in KEY) and all(e.get(k, 0) == n[k] for k in tile):
+                    e["raster"], done = n["raster"], done + 1
+        Path(a.table).write_text(json.dumps(table, indent=1) + "\n")
+        print(f"block order of {done} entries from {a.bench_json}, table {a.table}")
+        return
     new = entries_from(bench)
+    for n in new:   # a tile search runs the plan's block order: the entry keeps deciding nothing about it
+        del n["raster"]
     keys = {tuple(n[k] for k in KEY) for n in new}
     kept = [e for e in table["entries"] if tuple(e.get(k) for k in KEY) not in keys]
     table["entries"] = kept + new

@@ -96,3 +96,22 @@ def test_tma_kernel_plan_and_refusals():
         compile_kernel(KernelSpec(dtype="fp8", **{**base, "target": "gfx950"}, tma=1))
     with pytest.raises(MoeCodegenError, match="tma must be 0 or 1"):
         KernelSpec(dtype="fp8", tma=2, **base).validate()
+
+
+@pytest.mark.parametrize("dtype,stage", [("fp8", 1), ("fp8", 2), ("bf16", 1), ("bf16", 2)])
+def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
+    """The Kimi prefill entries of the tuned table say which weight path (tma) and block order (raster) the
+    tile search measured fastest; the plan takes both, and a user's choice wins over the table's."""
+    import dataclasses
+
+    from moe_codegen.passes.plan import choose, tuned
+
+    spec = KernelSpec(stage=stage, dtype=dtype, group_size=-1, target="sm_90", model_dim=7168, inter_dim=2048,
+                      experts=64, topk=8, tokens_hint=4096)
+    entry = tuned(spec)
+    assert entry is not None and entry["raster"] is not None
+    plan, notes = choose(spec)
+    assert (plan["tma"], plan["raster"], plan["tile_n"]) == (entry["tma"], entry["raster"], entry["tile_n"])
+    assert "from the tuned table" in notes[-1]
+    mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"]))
+    assert (mine["raster"], mine["tma"]) == (3, 1 - entry["tma"])

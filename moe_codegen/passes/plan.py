@@ -41,9 +41,10 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 
 
 # what a tuned-table entry sets, and its value where an older entry does not have the field
-# (tma: entries measured before the weights' bulk copies existed used cp.async)
+# (tma: entries measured before the weights' bulk copies existed used cp.async; raster: set by a block-order
+# search of the planned tile, else Target.raster_rows)
 TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
-                "split_k": 1, "tma": 0}
+                "split_k": 1, "tma": 0, "raster": None}
 
 
 def tuned(spec):
