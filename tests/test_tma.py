@@ -115,3 +115,16 @@ def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
     assert "from the tuned table" in notes[-1]
     mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"]))
     assert (mine["raster"], mine["tma"]) == (3, 1 - entry["tma"])
+
+
+def test_tensor_map_refuses_a_tensor_smaller_than_the_map():
+    """The launcher checks the weights' bytes against the map before asking the driver to encode it."""
+    from moe_codegen.errors import MoeCodegenError
+    from moe_codegen.runtime.cuda import encode_tensor_map
+
+    spec = KernelSpec(stage=2, dtype="fp8", group_size=-1, target="sm_90", model_dim=64, inter_dim=256, experts=2,
+                      topk=2)
+    geo = weight_map(spec, 64)
+    short = torch.zeros(2 * 64 * 256 - 16, dtype=torch.uint8)   # one expert's last 16 bytes missing
+    with pytest.raises(MoeCodegenError, match=r"do not hold the 32768 bytes of dims \[64, 4, 8, 16\]"):
+        encode_tensor_map(short, geo)
