@@ -500,9 +500,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         accs = swapped
     if not grouped and info.weight_scaled and tma:   # per-row weight scale of the lane's two column pairs
         for s in subs:
-            first = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks), s["gu"] * inter),
-                          cbase)
-            pairs = [load(sw_e, e.mulc(e.addc(first, h), 4), true, F32X2) for h in (0, 8)]
+            col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks), s["gu"] * inter),
+                         cbase)
+            pairs = [load(sw_e, e.mulc(e.addc(col0, h), 4), true, F32X2) for h in (0, 8)]
             x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
             svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
             for m in range(m_reps):
