@@ -23,12 +23,26 @@ def test_compile_writes_ir_assembly_and_resources(tmp_path, capsys, target, isa)
     assert out.count(f"[{target}]") == 2
 
 
+@pytest.mark.parametrize("tma", [0, 1])
+def test_compile_prefill_weight_path(tmp_path, capsys, tma):
+    """--tma picks how the fp8 prefill kernel's weight tiles reach shared memory; the summary says which."""
+    argv = ["compile", "--target", "sm_90", "--dtype", "fp8", "--stage", "1", "--model-dim", "256", "--inter-dim",
+            "128", "--experts", "4", "--topk", "2", "--tokens", "512", "--tma", str(tma), "--dump-ir", str(tmp_path)]
+    assert main(argv) == 0
+    ptx = (tmp_path / "stage1" / "kernel.ptx").read_text()
+    assert ("cp.async.bulk.tensor" in ptx) == bool(tma)
+    head = capsys.readouterr().out.splitlines()[0]
+    assert " wgmma" in head and (" tma " in head) == bool(tma), head
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["compile", "--dtype", "nope"], "invalid choice: 'nope'"),
     (["compile", "--group-size", "48"], "group size 48 not supported"),
     (["compile", "--mode", "scatter"], "invalid choice: 'scatter'"),
     (["compile", "--mode", "reduce", "--stage", "2", "--out-dtype", "f32"], "reduce mode writes 16-bit"),
     (["compile", "--tile-m", "64", "--tile-n", "256", "--stage", "1", "--target", "gfx942"], "accumulator registers"),
+    (["compile", "--tma", "1", "--target", "sm_90", "--stage", "1", *S], "tma: only the prefill kernel"),
+    (["compile", "--split-k", "2", "--stage", "1", "--target", "sm_90", *S], "split_k 2: only stage 2"),
 ])
 def test_bad_flags_exit_nonzero_with_one_line(tmp_path, capsys, argv, msg):
     with pytest.raises(SystemExit) as e:
