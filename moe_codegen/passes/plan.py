@@ -172,8 +172,8 @@ def choose(spec):
     waves = waves_for(tile_n)
     stages = spec.stages or 0
     ss = wgmma and atom.smem_a
-    # the weight tiles of the prefill kernel by TMA: one bulk copy per 16 columns and 128 bytes of K,
-    # completing on one mbarrier per ring slot (8 bytes each, after the ring)
+    # the weight tiles of the prefill kernel by TMA (moe_codegen/tma.py): one bulk copy per gate / up half
+    # and 64 bytes of K, completing on one mbarrier per ring slot (8 bytes each, after the ring)
     tma = spec.tma if spec.tma is not None else int(bool(ss and target.tma))
     if tma:
         if not target.tma:

@@ -498,20 +498,16 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                    ((got[0], c[0]), (c[1], got[0]), (got[1], c[2]), (c[3], got[1]))]
             swapped.append(e.op(f"vector.from_elements {', '.join(sel)} : {f32_t}"))
         accs = swapped
-    if not grouped and info.weight_scaled and tma:   # per-row weight scale of the lane's two column pairs
+    if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
         for s in subs:
-            col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks), s["gu"] * inter),
-                         cbase)
-            pairs = [load(sw_e, e.mulc(e.addc(col0, h), 4), true, F32X2) for h in (0, 8)]
-            x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
-            svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
-            for m in range(m_reps):
-                idx = acc_index(m, s["b"], s["gu"], s["r"])
-                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")
-    elif not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
-        for s in subs:
-            pair = load(sw_e, e.mulc(s["scol"], 4), true, F32X2)
-            svec = lay.scale_vec(e, pair, s["r"], f32_t)
+            if tma:   # the lane's two column pairs (see above)
+                col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks),
+                                    s["gu"] * inter), cbase)
+                pairs = [load(sw_e, e.mulc(e.addc(col0, h), 4), true, F32X2) for h in (0, 8)]
+                x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
+                svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
+            else:
+                svec = lay.scale_vec(e, load(sw_e, e.mulc(s["scol"], 4), true, F32X2), s["r"], f32_t)
             for m in range(m_reps):
                 idx = acc_index(m, s["b"], s["gu"], s["r"])
                 accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")

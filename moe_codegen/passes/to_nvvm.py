@@ -233,8 +233,6 @@ def _statement(text: str, *attrs: str):
     return lower
 
 
-_async_proxy_fence = _statement(
-    'llvm.inline_asm has_side_effects asm_dialect = att "fence.proxy.async.shared::cta;", "~{{memory}}" : () -> ()')
 
 
 RED = {"vector<2xbf16>": "red.global.add.noftz.bf16x2", "vector<2xf16>": "red.global.add.noftz.f16x2",
@@ -307,7 +305,8 @@ def _asm(text: str, constraints: str, offsets=(), attrs=()):
                 else:
                     ins.append(a[i])
                     types.append(str(op.operands[i].type))
-            e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{line}", "{constraints},~{{memory}}" '
+            cons = ",".join(c for c in (constraints, "~{memory}") if c)
+            e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{line}", "{cons}" '
                    f'{", ".join(ins)} : ({", ".join(types)}) -> ()')
             return []
         return build
@@ -315,9 +314,8 @@ def _asm(text: str, constraints: str, offsets=(), attrs=()):
 
 
 _mbarrier_init = _asm("mbarrier.init.shared::cta.b64 [$0], {count};", "r", (1,), ("count",))
-_mbarrier_init_fence = _statement(
-    'llvm.inline_asm has_side_effects asm_dialect = att "fence.mbarrier_init.release.cluster;", "~{{memory}}" '
-    ': () -> ()')
+_async_proxy_fence = _asm("fence.proxy.async.shared::cta;", "")
+_mbarrier_init_fence = _asm("fence.mbarrier_init.release.cluster;", "")
 _tensormap_acquire = _asm("fence.proxy.tensormap::generic.acquire.gpu [$0], 128;", "l")
 _mbarrier_expect_tx = _asm("mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], {bytes};", "r", (1,), ("bytes",))
 # (a label is local to its braces: the loop may be inlined any number of times)

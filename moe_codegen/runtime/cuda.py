@@ -128,7 +128,7 @@ def encode_tensor_map(t: torch.Tensor, geo: dict) -> torch.Tensor:
     import ctypes
 
     dims, strides, box = geo["dims"], geo["strides"], geo["box"]
-    need = math.prod(dims[:1]) + sum((d - 1) * s for d, s in zip(dims[1:], strides))
+    need = dims[0] + sum((d - 1) * s for d, s in zip(dims[1:], strides))   # the last byte it addresses, + 1
     if t.numel() * t.element_size() < need or t.data_ptr() % 16:
         raise MoeCodegenError(f"tensor map: {t.numel() * t.element_size()} bytes at {t.data_ptr():#x} do not hold "
                               f"the {need} bytes of dims {dims} (16-byte aligned)")
