@@ -90,6 +90,7 @@ def best_tiles(rows):
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
                  tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
                  split_k=v.get("split_k", 1), tma=v.get("tma", 0), raster=v.get("raster", 0),
+                 multicast=v.get("multicast", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
             for k, v in sorted(best.items())]
 
@@ -146,7 +147,7 @@ def run(args):
                            tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], prefetch=kern.meta.get("prefetch", 0),
                            stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"),
                            wgmma=kern.meta.get("wgmma", 0), raster=kern.meta.get("raster", 0),
-                           tma=kern.meta.get("tma", 0),
+                           tma=kern.meta.get("tma", 0), multicast=kern.meta.get("cluster_y", 0),
                            split_k=kern.meta.get("grid_z", 1), us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
@@ -156,6 +157,7 @@ def run(args):
                       f"{row['tile_k']} w{row['waves']}{' pf' if row['prefetch'] else ''}"
                       f"{' st%d' % row['stages'] if row['stages'] else ''}{' wgmma' if row['wgmma'] else ''}"
                       f"{' r%d' % row['raster'] if row['raster'] else ''}{' tma' if row['tma'] else ''}"
+                      f"{' mc%d' % row['multicast'] if row['multicast'] else ''}"
                       f"{' sk%d' % row['split_k'] if row['split_k'] > 1 else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
@@ -180,7 +182,7 @@ def write(out_dir, ceil, rows):
     for r in rows:
         lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | "
                      f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']}{' wgmma' if r.get('wgmma') else ''}"
-                     f"{' tma' if r.get('tma') else ''}"
+                     f"{' tma' if r.get('tma') else ''}{' multicast' if r.get('multicast') else ''}"
                      f"{' split %d' % r['split_k'] if r.get('split_k', 1) > 1 else ''} | "
                      f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} ({r['mma_ceiling']}) | {r['rel_l2']:.1e} |")

@@ -5,7 +5,8 @@
 
 Entries of the same (target, dtype, group, stage, dims, tile_m, token bucket) are replaced; others are kept.
 With --raster (a block-order search, `build-artifacts --suite raster`) only the block order of the entries
-whose tile was searched is set, to the fastest group size.
+whose tile was searched is set, to the fastest group size and weight sharing (multicast, with its
+bulk copies: tma).
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ def entries_from(bench: dict, target: str = "sm_90"):
                         experts=e, topk=k, tokens_max=b["tokens"], tile_m=b["tile_m"], tile_n=b["tile_n"],
                         tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
                         wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), tma=b.get("tma", 0), raster=b.get("raster", 0),
+                        multicast=b.get("multicast", 0),
                         measured_us=round(b["us"], 1),
                         bw_frac=round(b["bw_frac"], 3)))
     return out
@@ -45,18 +47,20 @@ def main():
     if a.raster:
         from bench_sm90 import best_tiles   # (the fastest row per case, its block order included)
         bench["best_tiles"] = best_tiles(bench["rows"])
-        tile = ("tile_n", "tile_k", "waves", "stages", "tma")
+        tile = ("tile_n", "tile_k", "waves", "stages")
         done = 0
         for n in entries_from(bench):
             for e in table["entries"]:
                 if all(e.get(k) == n[k] for k in KEY) and all(e.get(k, 0) == n[k] for k in tile):
-                    e["raster"], done = n["raster"], done + 1
+                    # (the weights shared by pairs of blocks need their bulk copies: tma comes with it)
+                    e.update({k: n[k] for k in ("raster", "multicast", "tma")})
+                    done += 1
         Path(a.table).write_text(json.dumps(table, indent=1) + "\n")
         print(f"block order of {done} entries from {a.bench_json}, table {a.table}")
         return
     new = entries_from(bench)
     for n in new:   # a tile search runs the plan's block order: the entry keeps deciding nothing about it
-        del n["raster"]
+        del n["raster"], n["multicast"]
     keys = {tuple(n[k] for k in KEY) for n in new}
     kept = [e for e in table["entries"] if tuple(e.get(k) for k in KEY) not in keys]
     table["entries"] = kept + new

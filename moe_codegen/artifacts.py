@@ -119,6 +119,16 @@ def runtime_suite(target: str):
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                **{"tile_n": 64 * extra.get("waves", 4) // 4, **extra})))
+        if get_target(target).clusters:   # weight boxes multicast to pairs of blocks: L's experts hold 2-4
+            # token tiles (pairs inside one expert and across two), M routed onto one expert by the test
+            for name, extra in (("L", {}), ("L", {"waves": 8}), ("M", {"raster": 2})):
+                tokens, md2, inter2, e2, k2 = SHAPES[name]
+                for stage in (1, 2):
+                    specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
+                                                   mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                                   experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
+                                                   tma=1, multicast=2,
+                                                   **{"tile_n": 64 * extra.get("waves", 4) // 4, **extra})))
     return specs
 
 
@@ -197,9 +207,20 @@ def tiles_suite(target: str, dtypes=None, tokens=None):
 
 def raster_suite(target: str):
     """The planned prefill kernels (more than 256 tokens) of the bench cases, in each block order:
-    launch order (0) and groups of 2 .. 32 token tiles (benchmarks/bench_sm90.py --sweep)."""
-    return [(name, dataclasses.replace(spec, raster=g, tile_m=layer_tile_m(spec))) for name, spec in bench_suite(target)
-            if spec.tokens_hint > 256 for g in (0, 2, 4, 8, 16, 32)]
+    launch order (0) and groups of 2 .. 32 token tiles, the groups also with pairs of blocks sharing
+    their weight boxes (multicast 2, weights by TMA) where the target has clusters and the kernel bulk
+    copies (benchmarks/bench_sm90.py --sweep)."""
+    t = get_target(target)
+    out = []
+    for name, spec in bench_suite(target):
+        if spec.tokens_hint <= 256:
+            continue
+        spec = dataclasses.replace(spec, tile_m=layer_tile_m(spec))
+        shared = t.clusters and t.tma and (t.wgmma or {}).get(spec.dtype) is not None and t.wgmma[spec.dtype].smem_a
+        out += [(name, dataclasses.replace(spec, raster=g)) for g in (0, 2, 4, 8, 16, 32)]
+        if shared:
+            out += [(name, dataclasses.replace(spec, raster=g, multicast=2, tma=1)) for g in (2, 4, 8, 16, 32)]
+    return out
 
 
 SUITES = {"runtime": runtime_suite, "bench": bench_suite, "tiles": tiles_suite, "raster": raster_suite}

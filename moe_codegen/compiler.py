@@ -66,7 +66,8 @@ def _launch_info(module_text: str, spec: KernelSpec) -> dict:
         info["args"] = ["partial"] + (["valid_mask"] if spec.masked else []) + ["out", "tokens:i32"]
     else:
         # token tiles on grid y where the kernel walks blocks in grouped order (raster), else on x
-        info["grid_y" if "grid_x" in info else "grid_x"] = "ceil(max_padded / tile_m)"
+        info["grid_y" if "grid_x" in info else "grid_x"] = "ceil(max_padded / tile_m)" + (
+            f", rounded up to a multiple of cluster_y" if "cluster_y" in info else "")
         info["args"] = ["x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out",
                         "tokens:i32"]
         if info.get("tma"):   # the weights' tensor map (128 bytes in device memory), encoded by the launcher

@@ -32,10 +32,16 @@ SIGNATURES = {
     "moe.mbarrier_expect_tx": (2, ("bytes",)),
     "moe.mbarrier_wait": (3, ()),
     "moe.tma_load": (8, ()),
+    "moe.tma_load_multicast": (9, ()),
+    "moe.cluster_arrive": (0, ()),
+    "moe.cluster_wait": (0, ()),
+    "moe.mbarrier_arrive_cluster": (3, ()),
 }
 RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0,
            "moe.async_proxy_fence": 0, "moe.mbarrier_init": 0, "moe.mbarrier_init_fence": 0,
-           "moe.tensormap_acquire": 0, "moe.mbarrier_expect_tx": 0, "moe.mbarrier_wait": 0, "moe.tma_load": 0}
+           "moe.tensormap_acquire": 0, "moe.mbarrier_expect_tx": 0, "moe.mbarrier_wait": 0, "moe.tma_load": 0,
+           "moe.tma_load_multicast": 0, "moe.cluster_arrive": 0, "moe.cluster_wait": 0,
+           "moe.mbarrier_arrive_cluster": 0}
 
 
 def check(op) -> None:

@@ -140,6 +140,11 @@ class KernelSpec:
     # memory accelerator (sm_90 TMA: one thread's bulk copies per K tile, an mbarrier per ring slot)
     # instead of every thread's cp.async; 0: cp.async; None: the plan decides (TMA where the target has it)
     tma: Optional[int] = None
+    # 2: two blocks of one column tile and consecutive token tiles run as a cluster (sm_90); where both
+    # tiles belong to one expert, each block's TMA copies half of every weight K tile into the shared
+    # memory of both (multicast), halving the weights' L2 reads; 0: each block copies its own; None:
+    # the plan decides (the tuned table's choice, else 0)
+    multicast: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -191,6 +196,8 @@ class KernelSpec:
             raise MoeCodegenError(f"split_k must be 1 (no split) .. 16, got {self.split_k}")
         if self.tma not in (None, 0, 1):
             raise MoeCodegenError(f"tma must be 0 or 1, got {self.tma}")
+        if self.multicast not in (None, 0, 2):
+            raise MoeCodegenError(f"multicast must be 0 (off) or 2 (pairs of blocks), got {self.multicast}")
         if self.waves is not None and self.waves not in (1, 2, 4, 8):
             raise MoeCodegenError(f"waves must be 1, 2, 4 or 8, got {self.waves}")
         for name in ("tile_m", "tile_n", "tile_k", "tokens_hint"):

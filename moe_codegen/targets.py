@@ -54,6 +54,9 @@ class Target:
     # bulk tensor copies global -> shared completing on an mbarrier (sm_90 TMA): the prefill kernel's
     # weight tiles (moe_codegen/tma.py)
     tma: bool = False
+    # blocks launched as clusters that share shared memory and barriers (sm_90 thread block clusters):
+    # the prefill kernel's weight boxes multicast to a pair of blocks
+    clusters: bool = False
     wgmma: dict = None        # dtype name -> warpgroup MmaAtom of the prefill kernel (tokens staged in shared memory)
 
 
@@ -127,7 +130,7 @@ TARGETS = {
                             int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
-                    acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256, tma=True,
+                    acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256, tma=True, clusters=True,
                     wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
                            "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }

@@ -33,6 +33,7 @@ from .spec import ACT_BYTES, DTYPES
 
 ATOM = 64                    # bytes of K per swizzled row of the weights' ring
 MAP_BYTES = 128              # a CUtensorMap
+MULTICAST = 2                # blocks of a cluster sharing the weight boxes (plan field `multicast`)
 
 
 def weight_map(spec, tile_n: int) -> dict:
@@ -78,29 +79,64 @@ class TmaWeightTiles(_Ring):
     def bar(self, slot):
         return self.e.addc(self.e.mulc(slot, 8), self.bar_base)
 
-    def init_barriers(self, stages: int):
-        """One arrival per phase (the issuing thread's expect-tx); run by one thread before any copy."""
+    def init_barriers(self, stages: int, sharers: int = 0):
+        """One arrival per phase of a slot's full barrier (the issuing thread's expect-tx); with `sharers`
+        (warps of both blocks of a sharing pair), the slots' free barriers after them; run by one thread
+        before any copy."""
         e = self.e
         for s in range(stages):
             e.line(f'"moe.mbarrier_init"({self.smem}, {e.c(self.bar_base + 8 * s)}) {{count = 1 : i64}} '
                    f': ({SMEM}, i32) -> ()')
+        for s in range(stages if sharers else 0):
+            e.line(f'"moe.mbarrier_init"({self.smem}, {e.c(self.bar_base + 8 * (stages + s))}) '
+                   f'{{count = {sharers} : i64}} : ({SMEM}, i32) -> ()')
         e.line('"moe.mbarrier_init_fence"() : () -> ()')
         e.line(f'"moe.tensormap_acquire"({self.wmap}) : ({PTR}) -> ()')
 
-    def issue(self, k0, slot):
-        """The copies of the K tile at k0 into ring slot `slot` (one thread)."""
+    def issue(self, k0, slot, rank=None):
+        """The copies of the K tile at k0 into ring slot `slot` (one thread).  With `rank` (the block's i32
+        index in a sharing pair): only every other box, the rank's (one 64-byte atom of each two), into the
+        same place of both blocks' shared memory (multicast), the partner the others; each block's barrier
+        expects the whole tile either way."""
         e = self.e
         bar = self.bar(slot)
         e.line(f'"moe.mbarrier_expect_tx"({self.smem}, {bar}) {{bytes = {self.tile_bytes} : i64}} '
                f': ({SMEM}, i32) -> ()')
         h0 = e.op(f"arith.divui {e.mulc(k0, self.esize)}, {e.c(ATOM)} : i32")
         zero = e.c(0)
+        atoms = range(self.atoms) if rank is None else range(0, self.atoms, MULTICAST)
+        if rank is not None:   # atom 2j + rank: its place in the slot and its plane move by rank atoms
+            h0 = e.add(h0, rank)
+            moved, mask = e.mulc(rank, self.place_const(self.cpa, 0)), e.c(2 ** MULTICAST - 1, "i16")
         for gu in range(self.gate_up):
             cb = e.addc(self.cb0, gu * self.inter // 8)
-            for a in range(self.atoms):
+            for a in atoms:
                 dst = self.dst(slot, self.place_const(self.cpa * a, gu * self.tile_n))
-                e.line(f'"moe.tma_load"({self.smem}, {dst}, {self.wmap}, {bar}, {zero}, {e.addc(h0, a)}, '
-                       f'{zero}, {cb}) : ({SMEM}, i32, {PTR}, i32, i32, i32, i32, i32) -> ()')
+                if rank is None:
+                    e.line(f'"moe.tma_load"({self.smem}, {dst}, {self.wmap}, {bar}, {zero}, {e.addc(h0, a)}, '
+                           f'{zero}, {cb}) : ({SMEM}, i32, {PTR}, i32, i32, i32, i32, i32) -> ()')
+                else:
+                    e.line(f'"moe.tma_load_multicast"({self.smem}, {e.add(dst, moved)}, {self.wmap}, {bar}, {zero}, '
+                           f'{e.addc(h0, a)}, {zero}, {cb}, {mask}) '
+                           f': ({SMEM}, i32, {PTR}, i32, i32, i32, i32, i32, i16) -> ()')
+
+    def free_bar(self, slot, stages: int):
+        return self.e.addc(self.e.mulc(slot, 8), self.bar_base + 8 * stages)
+
+    def release(self, slot, stages: int):
+        """A warp of a sharing pair is done reading ring slot `slot`: one arrival on the slot's free barrier
+        of each block (its own and the partner's, which multicast into it)."""
+        e = self.e
+        for r in range(MULTICAST):
+            e.line(f'"moe.mbarrier_arrive_cluster"({self.smem}, {self.free_bar(slot, stages)}, {e.c(r)}) '
+                   f': ({SMEM}, i32, i32) -> ()')
+
+    def wait_free(self, slot, stages: int, parity):
+        """The issuing thread of a sharing pair: until every warp of both blocks has released the slot's
+        previous fill (phase `parity` (mod 2) of its free barrier; a slot's first fill waits for nothing:
+        parity 1 of a barrier still in phase 0)."""
+        e = self.e
+        e.line(f'"moe.mbarrier_wait"({self.smem}, {self.free_bar(slot, stages)}, {parity}) : ({SMEM}, i32, i32) -> ()')
 
     def wait(self, slot, parity):
         """Every thread: until the slot's copies of fill number `parity` (mod 2) have landed."""

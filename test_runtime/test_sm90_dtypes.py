@@ -130,6 +130,23 @@ def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, ra
           f"tma {tma} tile_n {tile_n}", out, ref, seed)
 
 
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["fp8", "bf16", "f16"])
+@pytest.mark.parametrize("shape,waves,raster,kind", [("L", None, None, "uniform"), ("L", 8, None, "uniform"),
+                                                     ("M", None, 2, "one_expert"), ("M", None, 2, "empty_experts")])
+def test_prefill_multicast(artifacts, shape, waves, raster, kind, dtype, stage):
+    """The dense prefill kernel in clusters of two blocks (two token tiles of one column tile): where both
+    tiles are one expert's, each block copies half of every weight K tile into both blocks' shared
+    memory (TMA multicast) behind cluster barriers; elsewhere each copies its own.  L's experts hold 3
+    token tiles each (pairs inside one expert and across two), M routed onto one expert (pairs of it,
+    then one across) or onto half the experts; grids of an odd number of token tiles get a spare block."""
+    k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=-1, wgmma=1, multicast=2, waves=waves,
+                       raster=raster)
+    assert k.meta["cluster_y"] == 2 and k.meta["tma"] == 1
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0], kind=kind)
+    check(f"{dtype} stage{stage} {shape} multicast waves {waves} raster {raster} {kind}", out, ref, seed)
+
+
 @pytest.mark.parametrize("shape,dtype,split,prefetch", [("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0),
                                                         ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1), ("M", "bf16", 2, 0)])
 def test_stage2_split_k(artifacts, shape, dtype, split, prefetch):

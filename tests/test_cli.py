@@ -35,6 +35,16 @@ def test_compile_prefill_weight_path(tmp_path, capsys, tma):
     assert " wgmma" in head and (" tma " in head) == bool(tma), head
 
 
+def test_compile_prefill_multicast(tmp_path, capsys):
+    """--multicast 2: the fp8 prefill kernel in clusters of two blocks sharing their weight boxes."""
+    argv = ["compile", "--target", "sm_90", "--dtype", "fp8", "--stage", "2", "--model-dim", "256", "--inter-dim",
+            "256", "--experts", "4", "--topk", "2", "--tokens", "512", "--multicast", "2", "--dump-ir", str(tmp_path)]
+    assert main(argv) == 0
+    ptx = (tmp_path / "stage2" / "kernel.ptx").read_text()
+    assert ".reqnctapercluster 1, 2, 1" in ptx and ".multicast::cluster" in ptx
+    assert " tma multicast " in capsys.readouterr().out.splitlines()[0]
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["compile", "--dtype", "nope"], "invalid choice: 'nope'"),
     (["compile", "--group-size", "48"], "group size 48 not supported"),
@@ -43,6 +53,8 @@ def test_compile_prefill_weight_path(tmp_path, capsys, tma):
     (["compile", "--tile-m", "64", "--tile-n", "256", "--stage", "1", "--target", "gfx942"], "accumulator registers"),
     (["compile", "--tma", "1", "--target", "sm_90", "--stage", "1", *S], "tma: only the prefill kernel"),
     (["compile", "--split-k", "2", "--stage", "1", "--target", "sm_90", *S], "split_k 2: only stage 2"),
+    (["compile", "--multicast", "2", "--tma", "0", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
+     r"multicast 2: only the weights' bulk copies"),
 ])
 def test_bad_flags_exit_nonzero_with_one_line(tmp_path, capsys, argv, msg):
     with pytest.raises(SystemExit) as e:

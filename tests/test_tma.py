@@ -100,8 +100,9 @@ def test_tma_kernel_plan_and_refusals():
 
 @pytest.mark.parametrize("dtype,stage", [("fp8", 1), ("fp8", 2), ("bf16", 1), ("bf16", 2)])
 def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
-    """The Kimi prefill entries of the tuned table say which weight path (tma) and block order (raster) the
-    tile search measured fastest; the plan takes both, and a user's choice wins over the table's."""
+    """The Kimi prefill entries of the tuned table say which weight path (tma), block order (raster) and weight
+    sharing (multicast) the searches measured fastest; the plan takes them, and a user's choice wins over the
+    table's."""
     import dataclasses
 
     from moe_codegen.passes.plan import choose, tuned
@@ -111,7 +112,8 @@ def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
     entry = tuned(spec)
     assert entry is not None and entry["raster"] is not None
     plan, notes = choose(spec)
-    assert (plan["tma"], plan["raster"], plan["tile_n"]) == (entry["tma"], entry["raster"], entry["tile_n"])
+    assert (plan["tma"], plan["raster"], plan["tile_n"], plan["multicast"]) == (entry["tma"], entry["raster"],
+                                                                                entry["tile_n"], entry["multicast"])
     assert "from the tuned table" in notes[-1]
     mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"]))
     assert (mine["raster"], mine["tma"]) == (3, 1 - entry["tma"])
@@ -128,3 +130,44 @@ def test_tensor_map_refuses_a_tensor_smaller_than_the_map():
     short = torch.zeros(2 * 64 * 256 - 16, dtype=torch.uint8)   # one expert's last 16 bytes missing
     with pytest.raises(MoeCodegenError, match=r"do not hold the 32768 bytes of dims \[64, 4, 8, 16\]"):
         encode_tensor_map(short, geo)
+
+
+def test_multicast_plan_grid_and_refusals():
+    """multicast 2: clusters of two blocks (launch metadata cluster_y, PTX .reqnctapercluster), the
+    token-tile grid rounded up to whole clusters, a free barrier per ring slot in the shared memory;
+    refused without the weights' bulk copies, on a target without clusters, with a block order of odd
+    groups, and for values other than 0 / 2."""
+    from moe_codegen.compiler import compile as compile_kernel
+    from moe_codegen.errors import MoeCodegenError
+    from moe_codegen.host.routing import gemm_grid
+
+    base = dict(stage=1, group_size=-1, target="sm_90", model_dim=1024, inter_dim=128, experts=4, topk=2,
+                tokens_hint=512, dtype="fp8")
+    alone = compile_kernel(KernelSpec(**base))
+    k = compile_kernel(KernelSpec(multicast=2, **base))
+    assert k.launch["cluster_y"] == 2 and "cluster_y" not in alone.launch
+    assert k.launch["shared_bytes"] == alone.launch["shared_bytes"] + 8 * k.launch["stages"]
+    assert ".reqnctapercluster 1, 2, 1" in k.isa and ".multicast::cluster" in k.isa
+    assert "reqnctapercluster" not in alone.isa and "barrier.cluster" not in alone.isa
+    tm = k.launch["tile_m"]
+    assert gemm_grid(k.launch, 5 * tm - 3, tm) == (k.launch["grid_x"], 6, 1)   # 5 token tiles: 3 clusters
+    assert gemm_grid(alone.launch, 5 * tm - 3, tm) == (alone.launch["grid_x"], 5, 1)
+    for bad, msg in (({"tma": 0}, r"multicast 2: only the weights' bulk copies \(tma 1\)"),
+                     ({"raster": 3}, "raster must be a multiple of 2, got 3"),
+                     ({"raster": 0}, "raster must be a multiple of 2, got 0"),
+                     ({"target": "gfx950", "tma": 0}, "of a target with clusters of blocks")):
+        with pytest.raises(MoeCodegenError, match=msg):
+            compile_kernel(KernelSpec(multicast=2, **{**base, **bad}))
+    with pytest.raises(MoeCodegenError, match="multicast must be 0 .off. or 2"):
+        KernelSpec(multicast=4, **base).validate()
+
+
+def test_raster_suite_searches_weight_sharing():
+    """The block-order search also tries pairs of blocks sharing their weight boxes (by TMA) for the
+    dense prefill kernels, never for the int4 ones (their weights go through registers)."""
+    from moe_codegen.artifacts import raster_suite
+
+    specs = [s for _, s in raster_suite("sm_90")]
+    shared = [s for s in specs if s.multicast]
+    assert shared and all(s.tma == 1 and s.raster % 2 == 0 and s.dtype in ("fp8", "bf16") for s in shared)
+    assert {s.dtype for s in specs} >= {"int4_fp8", "int4_bf16", "fp8", "bf16"}

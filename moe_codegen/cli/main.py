@@ -47,6 +47,8 @@ def build_parser():
     c.add_argument("--split-k", type=int, help="stage 2, atomic mode: split K over this many blocks per tile")
     c.add_argument("--tma", type=int, choices=(0, 1), help="sm_90 prefill of fp8/bf16/f16 weights: the weight tiles "
                    "by the tensor memory accelerator (1) or cp.async (0) (default: the plan's)")
+    c.add_argument("--multicast", type=int, choices=(0, 2), help="sm_90 prefill with weights by TMA: pairs of blocks "
+                   "(clusters) share each weight box where both tiles are one expert's (default: the plan's)")
     c.add_argument("--dump-ir", metavar="DIR", default="moe_ir")
     b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
@@ -73,19 +75,20 @@ def compile_command(args) -> int:
                           doweight_stage1=args.doweight_stage1, tile_m=args.tile_m, tile_n=args.tile_n,
                           tile_k=args.tile_k, tokens_hint=args.tokens, waves=args.waves, prefetch=args.prefetch,
                           stages=args.stages, wgmma=args.wgmma, raster=args.raster, split_k=args.split_k,
-                          tma=args.tma)
+                          tma=args.tma, multicast=args.multicast)
         k = compile_kernel(spec, dump_ir=out / f"stage{stage}")
         rows.append((stage, k))
         if stage == 2 and args.mode == "reduce":   # the GEMM's per-slot rows are summed by its reduce kernel
             rspec = dataclasses.replace(spec, kernel="reduce", masked=args.valid_mask, tile_m=None, tile_n=None,
                                         tile_k=None, waves=None, prefetch=None, stages=None, wgmma=None,
-                                        raster=None, split_k=None, tma=None)
+                                        raster=None, split_k=None, tma=None, multicast=None)
             rows.append(("2_reduce", compile_kernel(rspec, dump_ir=out / "stage2_reduce")))
     for stage, k in rows:
         r, l = k.resources, k.launch
         shape = (f"tile {l['tile_m']}x{l['tile_n']}x{l['tile_k']}" if k.spec.kernel == "gemm"
                  else f"{l['cols_per_thread']} columns per thread")
-        kind = "".join(f" {n}" for n in ("wgmma", "tma") if l.get(n))   # the prefill kernel and its weight path
+        # the prefill kernel, its weight path and weight sharing
+        kind = "".join(f" {n}" for n in ("wgmma", "tma") if l.get(n)) + (" multicast" if l.get("cluster_y") else "")
         head = f"stage{stage} {k.name} [{args.target}] {shape}{kind} block {l['block']}:"
         if args.target.startswith("gfx"):
             body = (f"vgpr {r['vgpr']} agpr {r['agpr']} sgpr {r['sgpr']} lds {r['lds_bytes']} B "

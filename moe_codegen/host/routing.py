@@ -38,8 +38,11 @@ class Routing:
 def gemm_grid(launch: dict, max_padded: int, tile_m: int) -> tuple:
     """(x, y, z) launch grid of a GEMM kernel: the token tiles (ceil(max_padded / tile_m)) on x and the
     column tiles (launch["grid_y"]) on y, or swapped where the kernel walks its blocks in grouped order
-    (launch["grid_x"] holds the column tiles); z: the K splits (launch["grid_z"], 1 without)."""
+    (launch["grid_x"] holds the column tiles; token tiles rounded up to whole clusters of launch["cluster_y"]);
+    z: the K splits (launch["grid_z"], 1 without)."""
     tiles = -(-max_padded // tile_m)
+    cluster = launch.get("cluster_y", 1)   # blocks in clusters along the token tiles: whole clusters
+    tiles = -(-tiles // cluster) * cluster
     z = launch.get("grid_z", 1)
     if isinstance(launch.get("grid_x"), int):
         return launch["grid_x"], tiles, z

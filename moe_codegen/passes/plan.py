@@ -42,9 +42,9 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 
 # what a tuned-table entry sets, and its value where an older entry does not have the field
 # (tma: entries measured before the weights' bulk copies existed used cp.async; raster: set by a block-order
-# search of the planned tile, else Target.raster_rows)
+# search of the planned tile, else Target.raster_rows; multicast: off where the search did not choose it)
 TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
-                "split_k": 1, "tma": 0, "raster": None}
+                "split_k": 1, "tma": 0, "raster": None, "multicast": 0}
 
 
 def tuned(spec):
@@ -208,7 +208,8 @@ def choose(spec):
     elif wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
         # and the ring's K tiles of activations as stored
         lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * esize
-    lds += 8 * stages * tma   # the ring slots' mbarriers
+    multicast = spec.multicast or 0
+    lds += 8 * stages * tma * (2 if multicast else 1)   # the ring slots' mbarriers (full; free where shared)
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
@@ -227,8 +228,18 @@ def choose(spec):
     # docs/perf/raster_h100.md); decode tiles and targets without a measured group keep launch order
     rows = target.raster_rows if tile_m >= 64 else 0
     raster = spec.raster if spec.raster is not None else max(1, rows // tile_m) if rows else 0
+    # pairs of blocks (a cluster) share each weight box by TMA multicast: the pair is two token tiles of one
+    # column tile, so the grouped order walks pairs (whole ones: an even group)
+    if multicast:
+        if not (tma and target.clusters):
+            raise ValueError(f"multicast {multicast}: only the weights' bulk copies (tma 1) of a target with "
+                             f"clusters of blocks multicast (got tma {tma} on {target.name})")
+        if raster < 2 or raster % multicast:
+            raise ValueError(f"multicast {multicast}: the grouped block order must walk whole pairs of token "
+                             f"tiles: raster must be a multiple of {multicast}, got {raster}")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, tma=tma, smem=lds), notes
+                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, tma=tma, multicast=multicast,
+                smem=lds), notes
 
 
 REDUCE_BLOCK = 256

@@ -44,7 +44,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "tma"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "tma", "multicast"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -87,6 +87,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     raster = plan.get("raster", 0)
     split = plan.get("split_k", 0) or 1
     tma = plan.get("tma", 0)
+    multicast = plan.get("multicast", 0)
     W = target.wave_size
     K, N, inter, topk = spec.k_dim, spec.n_dim, spec.inter_dim, spec.topk
     m_reps = tm // atom.m
@@ -125,6 +126,13 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         return e.generic("moe.load", [base, off, soff, valid], [PTR, i32, i32, "i1"], type_)
 
     true = e.c("true", "i1")
+
+    def cluster_sync(pair, *ops):
+        """The cluster barrier ops, in order, where the block shares its weight boxes with its partner."""
+        e.line(f"scf.if {pair} {{")
+        for op in ops:
+            e.line(f'  "{op}"() : () -> ()')
+        e.line("}")
     tid = e.op(f"arith.index_cast {e.op('gpu.thread_id x')} : index to i32")
     bx = e.op(f"arith.index_cast {e.op('gpu.block_id x')} : index to i32")
     by = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
@@ -132,7 +140,24 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     wave = e.generic("moe.uniform", [e.op(f"arith.divui {tid}, {e.c(W)} : i32")], [i32], i32)
     parts = lay.lane_parts(e, lane)
     nvalid = e.generic("moe.uniform", [load("%num_valid", e.c(0), true, i32)], [i32], i32)
-    if raster:   # launched as (column tiles, token tiles)
+    pair = rank = None
+    if multicast:   # clusters of two blocks along y: rank by % 2, the pair's token tiles 2p, 2p + 1 (one
+        # column tile), walked in grouped order as tiles of 2 * tm rows
+        rank = e.op(f"arith.remui {by}, {e.c(multicast)} : i32")
+        p_, by, in_range = _grouped_order(e, bx, e.op(f"arith.divui {by}, {e.c(multicast)} : i32"),
+                                          raster // multicast, spec.out_n // tn, multicast * tm, nvalid)
+        pair_t0 = e.mulc(p_, multicast)
+        bx = e.add(pair_t0, rank)
+        # a pair shares its weight boxes where both tiles hold rows of one expert (both blocks compute the
+        # same answer: the cluster barriers that follow are taken by both or by neither)
+        t1 = e.addc(pair_t0, 1)
+        both = e.op(f"arith.andi {in_range}, {e.op(f'arith.cmpi slt, {e.mulc(t1, tm)}, {nvalid} : i32')} : i1")
+        ids = [e.generic("moe.uniform", [load("%expert_ids", e.mulc(t, 4), both, i32)], [i32], i32)
+               for t in (pair_t0, t1)]
+        same = e.op(f"arith.cmpi eq, {ids[0]}, {ids[1]} : i32")
+        has = e.op(f"arith.cmpi sge, {ids[0]}, {e.c(0)} : i32")
+        pair = e.op(f"arith.andi {both}, {e.op(f'arith.andi {same}, {has} : i1')} : i1")
+    elif raster:   # launched as (column tiles, token tiles)
         bx, by, in_range = _grouped_order(e, bx, by, raster, spec.out_n // tn, tm, nvalid)
     row0 = e.mulc(bx, tm)
     active = e.op(f"arith.cmpi slt, {row0}, {nvalid} : i32")
@@ -258,10 +283,13 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                                     bar_base=stages * (tn * gu_count * wsize + tm * esize) * tk)
             e.line(f"scf.if {first} {{")
             e.depth += 1
-            wtiles.init_barriers(stages)
+            # (a sharing pair's slots also have a free barrier: one arrival per warp of both blocks)
+            wtiles.init_barriers(stages, sharers=2 * waves if multicast else 0)
             e.depth -= 1
             e.line("}")
             e.line("gpu.barrier")   # the barriers are initialised before anyone waits on them
+            if pair is not None:   # ... and before the partner's copies complete on them
+                cluster_sync(pair, "moe.cluster_arrive", "moe.cluster_wait")
         else:
             wtiles = WeightTiles(e, smem, geo=geo, tile_n=tn, tile_k=tk, waves=waves, gate_up=gu_count, inter=inter,
                                  K=K, n0=e.mulc(by, tn), tid=tid, threads=W * waves, esize=wsize, stages=stages)
@@ -269,16 +297,30 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                             esize=esize, stages=stages, smem_base=wtiles.bytes, steps_per_piece=geo.steps_per_piece)
         last = e.c(K - tk)
 
-        def issue_ss(k0, slot, live):
+        def issue_ss(k0, slot, live, shared=True):
             """live: whether k0 is a real K tile (else clamped to the last one: the tokens' copies keep
             the cp.async group count, the weights' bulk copies are left out, so none is in flight when
-            the block ends)."""
+            the block ends).  shared: a sharing pair's weights too (else they are issued elsewhere)."""
             if not tma:
                 wtiles.issue(w_e, k0, slot)
             elif live is not False:
-                e.line(f"scf.if {first if live is True else e.op(f'arith.andi {first}, {live} : i1')} {{")
+                cond = first if live is True else e.op(f"arith.andi {first}, {live} : i1")
+                if pair is not None and not shared:
+                    cond = e.op(f"arith.andi {cond}, {e.op(f'arith.xori {pair}, {true} : i1')} : i1")
+                e.line(f"scf.if {cond} {{")
                 e.depth += 1
-                wtiles.issue(k0, slot)
+                if pair is not None and shared:   # a slot's first fill: nothing to wait for
+                    e.line(f"scf.if {pair} {{")
+                    e.depth += 1
+                    wtiles.issue(k0, slot, rank)
+                    e.depth -= 1
+                    e.line("} else {")
+                    e.depth += 1
+                    wtiles.issue(k0, slot)
+                    e.depth -= 1
+                    e.line("}")
+                else:
+                    wtiles.issue(k0, slot)
                 e.depth -= 1
                 e.line("}")
             ttiles.issue(k0, slot)
@@ -359,9 +401,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         e.line('"moe.async_proxy_fence"() : () -> ()')
         e.line("gpu.barrier")
         ahead = e.addc(kt, (stages - 2) * tk)
-        issue_ss(e.op(f"arith.minsi {ahead}, {last} : i32"),
-                 e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32"),
-                 e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None)
+        ahead_k = e.op(f"arith.minsi {ahead}, {last} : i32")
+        ahead_slot = e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
+        ahead_live = e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None
+        issue_ss(ahead_k, ahead_slot, ahead_live, shared=False)
         slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
         if tma:   # this tile's weights: fill number i / stages of its slot
             wtiles.wait(slot, e.op(f"arith.remui {e.op(f'arith.divui {i}, {e.c(stages)} : i32')}, {e.c(2)} : i32"))
@@ -374,8 +417,27 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
             issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
                 ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
+        if pair is not None:   # a sharing pair's refill, behind this tile's MMAs: it writes both blocks' slot,
+            # so it waits until every warp of both has released the slot's previous fill (tile i - 2)
+            live_first = e.op(f"arith.andi {first}, {ahead_live} : i1")
+            e.line(f"scf.if {e.op(f'arith.andi {live_first}, {pair} : i1')} {{")
+            e.depth += 1
+            fill = e.op(f"arith.divui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
+            wtiles.wait_free(ahead_slot, stages, e.op(f"arith.remui {e.addc(fill, 1)}, {e.c(2)} : i32"))
+            wtiles.issue(ahead_k, ahead_slot, rank)
+            e.depth -= 1
+            e.line("}")
         # the MMAs of this K tile stay in flight; the previous tile's are finished
         running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
+        if pair is not None:   # this warp is done with the slot of the previous tile (none before tile 0)
+            lane0 = e.op(f"arith.cmpi eq, {lane}, {e.c(0)} : i32")
+            past0 = e.op(f"arith.cmpi ugt, {i}, {e.c(0)} : i32")
+            releasing = e.op(f"arith.andi {lane0}, {past0} : i1")
+            e.line(f"scf.if {e.op(f'arith.andi {releasing}, {pair} : i1')} {{")
+            e.depth += 1
+            wtiles.release(e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"), stages)
+            e.depth -= 1
+            e.line("}")
         carried = []
     else:
         steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
@@ -474,6 +536,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.depth -= 1
     e.line("}")
     accs = list(results[:n_acc])
+    if pair is not None:   # no block leaves while its partner may still copy or arrive into it
+        cluster_sync(pair, "moe.cluster_arrive", "moe.cluster_wait")
     if ss:   # the last tile's MMAs
         accs = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, "pending = 0 : i64") for v in accs]
     f32_t = "vector<4xf32>"
@@ -562,7 +626,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
                              wgmma=wgmma, raster=raster, **({"tma": 1} if tma else {}),
-                             shared_bytes=(wtiles.bytes + ttiles.bytes + 8 * stages * tma) if ss else
+                             **({"cluster_y": multicast} if multicast else {}),
+                             shared_bytes=(wtiles.bytes + ttiles.bytes + 8 * stages * tma * (2 if multicast else 1)) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0),
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},

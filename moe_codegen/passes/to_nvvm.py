@@ -25,6 +25,10 @@
   moe.tensormap_acquire  fence.proxy.tensormap::generic.acquire.gpu on the 128-byte map (written
                    by the host, read by the tensor copies)
   moe.tma_load     cp.async.bulk.tensor.4d tile copy global -> shared completing on an mbarrier
+  moe.tma_load_multicast  the same copy landing in every block of the cluster named by an i16 mask
+  moe.cluster_arrive / moe.cluster_wait  barrier.cluster.arrive / .wait (release / acquire, aligned)
+  moe.mbarrier_arrive_cluster  an arrival on the mbarrier at an offset of a cluster block's shared
+                   memory (mapa)
   moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false, any size) (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 import re
 
 from ..midlevel import lower_all
+from ..mlir import attr, ir, walk_ops
 from .registry import DiagnosedError, register
 from .to_flydsl import _is_true
 
@@ -323,6 +328,18 @@ _mbarrier_wait = _asm("{{ .reg .pred p; wait: mbarrier.try_wait.parity.shared::c
                       "@!p bra wait; }}", "r,r", (1,))
 _tma_load = _asm("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
                  "[$0], [$1, {{$3, $4, $5, $6}}], [$2];", "r,l,r,r,r,r,r", (1, 3))
+# the same box into the same offsets of every block of the cluster in the 16-bit mask, completing on
+# each one's mbarrier at that offset
+_tma_load_multicast = _asm("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                           ".multicast::cluster [$0], [$1, {{$3, $4, $5, $6}}], [$2], $7;", "r,l,r,r,r,r,r,h", (1, 3))
+# one arrival on the mbarrier at this offset in the shared memory of cluster block $1 (the default
+# release at CTA scope: what it reports, MMAs done reading a slot, is complete, not merely ordered; a
+# release at cluster scope costs a memory barrier that also waits for the thread's copies in flight)
+_mbarrier_arrive_cluster = _asm("{{ .reg .b32 ra; mapa.shared::cluster.u32 ra, $0, $1; "
+                                "mbarrier.arrive.shared::cluster.b64 _, [ra]; }}", "r,r", (1,))
+# (release / acquire: the default semantics of barrier.cluster.arrive / wait)
+_cluster_arrive = _statement("nvvm.cluster.arrive {{aligned}}")
+_cluster_wait = _statement("nvvm.cluster.wait {{aligned}}")
 
 
 _async_commit = _statement("nvvm.cp.async.commit.group")
@@ -354,9 +371,25 @@ LOWERINGS = {
     "moe.mbarrier_expect_tx": _mbarrier_expect_tx,
     "moe.mbarrier_wait": _mbarrier_wait,
     "moe.tma_load": _tma_load,
+    "moe.tma_load_multicast": _tma_load_multicast,
+    "moe.cluster_arrive": _cluster_arrive,
+    "moe.mbarrier_arrive_cluster": _mbarrier_arrive_cluster,
+    "moe.cluster_wait": _cluster_wait,
 }
+
+
+def _cluster_dims(module) -> None:
+    """A kernel launched in clusters (launch metadata cluster_y) declares their shape, so that a plain
+    launch forms them (PTX .reqnctapercluster)."""
+    for f in walk_ops(module, "gpu.func"):
+        if "moe.launch" not in f.attributes:
+            continue
+        launch = ir.DictAttr(f.attributes["moe.launch"])
+        if "cluster_y" in launch:
+            f.attributes["nvvm.cluster_dim"] = attr(f"array<i32: 1, {ir.IntegerAttr(launch['cluster_y']).value}, 1>")
 
 
 @register("moe-to-nvvm", "Lower mid-level moe ops to NVVM/LLVM for sm_90.")
 def run(module) -> None:
     lower_all(module, LOWERINGS, "moe-to-nvvm")
+    _cluster_dims(module)
