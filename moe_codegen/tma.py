@@ -25,6 +25,12 @@ layout.)  Rows in column order are not the mma.sync epilogue's pairs (MMA rows g
 g, g + 8): the kernel swaps a token with the neighbouring column's lane after the K loop.  Columns
 kept in the epilogue's order instead (2g, 2g + 1 in rows g, g + 8) would cap a box at 16 columns:
 32 boxes per K tile, whose issue alone ran the fp8 kernel 1.7x slower than cp.async (H100).
+
+Pairs of blocks (plan field `multicast`): two blocks of a cluster whose token tiles are one expert's
+need the same boxes.  Each issues every other 64-byte atom with the multicast mask, landing at the
+same offset of both blocks' shared memory and completing on both blocks' slot barrier (which expects
+the whole tile, so a block cannot tell whose copy filled it).  A slot is refilled only after both
+blocks are done reading it: a free mbarrier per slot takes one arrival from every warp of both.
 """
 from __future__ import annotations
 

@@ -133,6 +133,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         for op in ops:
             e.line(f'  "{op}"() : () -> ()')
         e.line("}")
+
     tid = e.op(f"arith.index_cast {e.op('gpu.thread_id x')} : index to i32")
     bx = e.op(f"arith.index_cast {e.op('gpu.block_id x')} : index to i32")
     by = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
