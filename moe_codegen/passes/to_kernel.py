@@ -298,39 +298,50 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                             esize=esize, stages=stages, smem_base=wtiles.bytes, steps_per_piece=geo.steps_per_piece)
         last = e.c(K - tk)
 
-        def issue_ss(k0, slot, live, shared=True):
+        def issuing(live, sharing: bool):
+            """The condition of this block's weight copies: the issuing thread, a real K tile, and (in a
+            kernel of sharing pairs) whether the block shares them."""
+            cond = first if live is True else e.op(f"arith.andi {first}, {live} : i1")
+            if pair is not None:
+                mode = pair if sharing else e.op(f"arith.xori {pair}, {true} : i1")
+                cond = e.op(f"arith.andi {cond}, {mode} : i1")
+            return cond
+
+        def issue_ss(k0, slot, live):
             """live: whether k0 is a real K tile (else clamped to the last one: the tokens' copies keep
             the cp.async group count, the weights' bulk copies are left out, so none is in flight when
-            the block ends).  shared: a sharing pair's weights too (else they are issued elsewhere)."""
+            the block ends).  A sharing pair's weights: issue_shared."""
             if not tma:
                 wtiles.issue(w_e, k0, slot)
             elif live is not False:
-                cond = first if live is True else e.op(f"arith.andi {first}, {live} : i1")
-                if pair is not None and not shared:
-                    cond = e.op(f"arith.andi {cond}, {e.op(f'arith.xori {pair}, {true} : i1')} : i1")
-                e.line(f"scf.if {cond} {{")
+                e.line(f"scf.if {issuing(live, False)} {{")
                 e.depth += 1
-                if pair is not None and shared:   # a slot's first fill: nothing to wait for
-                    e.line(f"scf.if {pair} {{")
-                    e.depth += 1
-                    wtiles.issue(k0, slot, rank)
-                    e.depth -= 1
-                    e.line("} else {")
-                    e.depth += 1
-                    wtiles.issue(k0, slot)
-                    e.depth -= 1
-                    e.line("}")
-                else:
-                    wtiles.issue(k0, slot)
+                wtiles.issue(k0, slot)
                 e.depth -= 1
                 e.line("}")
             ttiles.issue(k0, slot)
             e.line('"moe.async_commit"() : () -> ()')
 
+        def issue_shared(k0, slot, live, tile):
+            """A sharing pair's half of K tile number `tile` (i32) into both blocks' slot `slot`, once every
+            warp of both has released the slot's previous fill (a first fill waits for nothing)."""
+            if live is False:
+                return
+            e.line(f"scf.if {issuing(live, True)} {{")
+            e.depth += 1
+            fill = e.op(f"arith.divui {tile}, {e.c(stages)} : i32")
+            wtiles.wait_free(slot, stages, e.op(f"arith.remui {e.addc(fill, 1)}, {e.c(2)} : i32"))
+            wtiles.issue(k0, slot, rank)
+            e.depth -= 1
+            e.line("}")
+
         # prologue: stages - 2 tiles ahead (a slot is refilled two iterations after its MMAs were
         # issued: the wait of the iteration between has seen them finish)
         for st in range(stages - 2):
-            issue_ss(e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32"), e.c(st), st * tk < K)
+            k0 = e.op(f"arith.minsi {e.c(st * tk)}, {last} : i32")
+            issue_ss(k0, e.c(st), st * tk < K)
+            if pair is not None:
+                issue_shared(k0, e.c(st), st * tk < K, e.c(st))
     elif wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
         staging = ActStaging(e, tile_m=tm, tile_k=tk, threads=W * waves, tid=tid, row_start=act_start,
                              convert=convert_a, esize=esize, load=load, stages=stages,
@@ -405,7 +416,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         ahead_k = e.op(f"arith.minsi {ahead}, {last} : i32")
         ahead_slot = e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
         ahead_live = e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None
-        issue_ss(ahead_k, ahead_slot, ahead_live, shared=False)
+        issue_ss(ahead_k, ahead_slot, ahead_live)
         slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
         if tma:   # this tile's weights: fill number i / stages of its slot
             wtiles.wait(slot, e.op(f"arith.remui {e.op(f'arith.divui {i}, {e.c(stages)} : i32')}, {e.c(2)} : i32"))
@@ -418,16 +429,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
             issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
                 ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
-        if pair is not None:   # a sharing pair's refill, behind this tile's MMAs: it writes both blocks' slot,
-            # so it waits until every warp of both has released the slot's previous fill (tile i - 2)
-            live_first = e.op(f"arith.andi {first}, {ahead_live} : i1")
-            e.line(f"scf.if {e.op(f'arith.andi {live_first}, {pair} : i1')} {{")
-            e.depth += 1
-            fill = e.op(f"arith.divui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
-            wtiles.wait_free(ahead_slot, stages, e.op(f"arith.remui {e.addc(fill, 1)}, {e.c(2)} : i32"))
-            wtiles.issue(ahead_k, ahead_slot, rank)
-            e.depth -= 1
-            e.line("}")
+        if pair is not None:   # a sharing pair's refill, behind this tile's MMAs (it may wait for the partner)
+            issue_shared(ahead_k, ahead_slot, ahead_live, e.addc(i, stages - 2))
         # the MMAs of this K tile stay in flight; the previous tile's are finished
         running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
         if pair is not None:   # this warp is done with the slot of the previous tile (none before tile 0)

@@ -28,12 +28,13 @@
 // CHECK-NEXT: @[[ALONE]] bra
 // CHECK-NEXT: barrier.cluster.arrive.aligned;
 // CHECK-NEXT: barrier.cluster.wait.aligned;
-// The prologue's first fills: shared (two multicast boxes) or alone (four boxes).
+// The prologue's first fills: alone (four boxes), or shared (the same free-barrier wait as the loop's
+// refills, which a slot's first fill passes at once, then two multicast boxes).
 // CHECK: mbarrier.arrive.expect_tx.shared::cta.b64 _, [[[BAR:%r[0-9]+]]], 32768;
-// CHECK: @[[ALONE]] bra [[OWN:\$L__BB[0-9_]+]];
-// CHECK-COUNT-2: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%r{{[0-9]+}}], [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}], [[[BAR]]], %rs{{[0-9]+}};
-// CHECK: [[OWN]]:
 // CHECK-COUNT-4: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r{{[0-9]+}}], [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}], [[[BAR]]];
+// CHECK: mbarrier.try_wait.parity.shared::cta.b64
+// CHECK: mbarrier.arrive.expect_tx.shared::cta.b64 _, [[[SBAR:%r[0-9]+]]], 32768;
+// CHECK-COUNT-2: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%r{{[0-9]+}}], [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}], [[[SBAR]]], %rs{{[0-9]+}};
 // The loop: a block alone refills before its MMAs; a sharing pair after them, once the slot is free.
 // LOOP: cp.async.wait_group 1;
 // LOOP: bar.sync 0;
