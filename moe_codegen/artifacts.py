@@ -59,10 +59,11 @@ def runtime_suite(target: str):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens)))
-    # software-pipelined K loops: every load one K tile ahead (prefetch), or weights staged through a
-    # shared-memory ring (stages; targets with async copies)
+    # software-pipelined K loops: every load one K tile ahead (prefetch 1), only the weights (2) or only
+    # the activations (3), or weights staged through a shared-memory ring (stages; targets with async
+    # copies)
     # (prefetch carries a tile's loads in registers: the decode tile_m, K spanning several tiles)
-    pipelined = [("S", 1, 0), ("M", 1, 0), ("L", 1, 0)]
+    pipelined = [("S", 1, 0), ("M", 1, 0), ("L", 1, 0), ("S", 2, 0), ("L", 2, 0), ("S", 3, 0), ("M", 3, 0)]
     if get_target(target).async_copy:
         pipelined += [("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)]
     for name, prefetch, stages in pipelined:
@@ -78,7 +79,7 @@ def runtime_suite(target: str):
                                                tile_m=16 if prefetch else 32 if name == "L" else None)))
     # stage 2 with K split over 2 / 4 blocks (partial sums added by the atomics), direct and prefetched loads
     for name, dtype, split, prefetch in (("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0), ("L", "int4_fp8", 4, 1),
-                                         ("M", "fp8", 2, 1), ("M", "bf16", 2, 0)):
+                                         ("M", "fp8", 2, 1), ("M", "bf16", 2, 0), ("L", "int4_bf16", 4, 2)):
         tokens, md2, inter2, e2, k2 = SHAPES[name]
         specs.append((name, KernelSpec(stage=2, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
                                        out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
@@ -89,7 +90,8 @@ def runtime_suite(target: str):
     # and a cp.async ring of weights and activations (S: K shorter than the ring)
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight == "int4"]:
         for name, group, extra in (("S", 32, {}), ("M", 128, {}), ("M", -1, {}), ("S", 32, {"waves": 8}),
-                                   ("M", 32, {"prefetch": 1}), ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
+                                   ("M", 32, {"prefetch": 1}), ("M", 32, {"prefetch": 2}),
+                                   ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
                                    ("M", -1, {"stages": 4}), ("M", 32, {"raster": 3})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             for stage in (1, 2):
@@ -155,8 +157,9 @@ def bench_suite(target: str):
     return specs
 
 
+TILE_SPILL_BYTES = 64   # spill traffic (stores + loads, bytes per thread) a searched tile may have
 TILE_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1, "bf16": -1}
-DECODE_TILE_DTYPES = ("int4_fp8", "int4_bf16", "fp8")   # bf16: prefill only
+DECODE_TILE_DTYPES = ("int4_fp8", "int4_bf16", "fp8", "bf16")
 
 
 def _tile_variants(target, dtype, tm):
@@ -165,23 +168,42 @@ def _tile_variants(target, dtype, tm):
     wg = (t.wgmma or {}).get(dtype) if tm >= 64 else None
     if wg is None:   # per-warp kernels (1 wave per block never won on the H100)
         return [(tn, tk, w, pf, 0, None) for tn in (16, 32, 64, 128, 256) for tk in (128, 256, 512) for w in (2, 4)
-                for pf in (0, 1)]
+                for pf in (0, 1, 2, 3)]
     if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too, the
         # weights by cp.async or (where the target has it) TMA
         return [(tn, tk, w, 0, st, tma) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
                 for st in (3, 4, 6) for tma in ((0, 1) if t.tma else (0,))]
     # weights in registers: loaded directly, a K tile ahead, or through the ring with the tokens
     return [(tn, tk, w, pf, st, None) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
-            for pf, st in ((0, 0), (1, 0), (0, 2), (0, 3), (0, 4))]
+            for pf, st in ((0, 0), (1, 0), (2, 0), (0, 2), (0, 3), (0, 4))]
 
 
-def tiles_suite(target: str, dtypes=None, tokens=None):
+FINALISTS = 4   # per case and earlier search: the variants a final search (finalists=) times again
+
+
+def finalist_variants(results) -> set:
+    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma) of the FINALISTS
+    fastest correct variants of each case in any of these search results (bench.json rows)."""
+    keep, cases = set(), {}
+    for i, res in enumerate(results):
+        for r in res["rows"]:
+            if r["ok"]:
+                cases.setdefault((i, r["shape"], r["dtype"], r["tokens"], r["stage"]), []).append(r)
+    for rows in cases.values():
+        for r in sorted(rows, key=lambda r: r["us"])[:FINALISTS]:
+            keep.add((r["shape"], r["dtype"].rsplit("_", 1)[0], r["stage"], r["tile_m"], r["tile_n"], r["tile_k"],
+                      r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0)))
+    return keep
+
+
+def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
     """Legal tile variants of the decode cases (and of the prefill case where the target has a wgmma
     kernel for the dtype) for the tile search (benchmarks/bench_sm90.py --sweep): tile_n, tile_k, waves
     per block, and how the K loop gets its tiles (directly, one K tile ahead in registers, or a ring of
     shared memory).  (The per-warp kernels' weight ring lost to both others on every decode case of an
     earlier search on the H100: it is left out of their variants.)  Illegal variants are skipped when
-    built."""
+    built.  With `finalists` (finalist_variants of earlier searches) only those: one device call times
+    them again side by side (bench_sm90.py --sweep --refine)."""
     specs = []
     for name, (token_list, md, inter, e, k) in BENCH_SHAPES.items():
         for dtype, group in TILE_DTYPES.items():
@@ -197,6 +219,9 @@ def tiles_suite(target: str, dtypes=None, tokens=None):
                         # decode stage 2: K split over 2 or 4 blocks too (few blocks per expert)
                         splits = (None, 2, 4) if stage == 2 and tm < 64 and tn >= 64 and tk <= 256 else (None,)
                         for sk in splits:
+                            if finalists is not None and (name, dtype, stage, tm, tn, tk, waves, pf, st, sk or 1,
+                                                          tma or 0) not in finalists:
+                                continue
                             spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
                                               topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
@@ -242,7 +267,8 @@ def write_kernel(k, folder, shape=None) -> Path:
     return d
 
 
-def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dtypes=None, tokens=None) -> Path:
+def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dtypes=None, tokens=None,
+                    finalists=None) -> Path:
     from .compiler import compile as compile_kernel
 
     if suite not in SUITES:
@@ -250,7 +276,7 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dty
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     index = []
-    for shape, spec in (SUITES[suite](target, dtypes, tokens) if suite == "tiles" else SUITES[suite](target)):
+    for shape, spec in (SUITES[suite](target, dtypes, tokens, finalists) if suite == "tiles" else SUITES[suite](target)):
         try:
             k = compile_kernel(spec)
         except MoeCodegenError as e:
@@ -258,8 +284,11 @@ def build_artifacts(target: str, out_dir, suite: str = "runtime", log=print, dty
                 raise
             log(f"skip {spec.tile_m}x{spec.tile_n}x{spec.tile_k} stage {spec.stage} {shape}: {str(e).splitlines()[0]}")
             continue
-        if suite == "tiles" and k.resources.get("vgpr_spill"):
-            log(f"skip {spec.tile_m}x{spec.tile_n}x{spec.tile_k} stage {spec.stage} {shape}: spills")
+        # (a few spilled bytes can cost less than the deeper tile they allow: int4 decode K tiles of 512
+        # spill 32 bytes and win at 1 and 8 tokens; larger spills are left out of the search)
+        if suite == "tiles" and k.resources.get("vgpr_spill", 0) > TILE_SPILL_BYTES:
+            log(f"skip {spec.tile_m}x{spec.tile_n}x{spec.tile_k} stage {spec.stage} {shape}: "
+                f"spills {k.resources['vgpr_spill']} bytes")
             continue
         if not k.binary:
             raise MoeCodegenError(f"target {target} produced no loadable binary; artifacts need one")

@@ -118,8 +118,10 @@ class KernelSpec:
     tile_m: Optional[int] = None
     tile_n: Optional[int] = None
     tile_k: Optional[int] = None
-    # 1: the K loop loads the next K tile's weights while it computes this one (software pipeline);
-    # None: the plan decides (tuned table, else off)
+    # 1: the K loop loads the next K tile's weights, activations and scales while it computes this one
+    # (software pipeline); 2: only the weights (the DRAM stream) a tile ahead; 3: only the activations
+    # (L1 / L2 hits) a tile ahead, the weights and scales at the top of their own iteration; 0: every load
+    # in its tile's iteration; None: the plan decides (tuned table, else off)
     prefetch: Optional[int] = None
     waves: Optional[int] = None   # waves (warps) per block; None: the plan decides (as many as tile_n allows, <= 4)
     # >= 2: weights are staged through a ring of that many K tiles of shared memory with asynchronous
@@ -182,8 +184,9 @@ class KernelSpec:
                 raise MoeCodegenError(f"{name} must be positive, got {getattr(self, name)}")
         if self.topk > self.experts:
             raise MoeCodegenError(f"topk {self.topk} exceeds experts {self.experts}")
-        if self.prefetch not in (None, 0, 1):
-            raise MoeCodegenError(f"prefetch must be 0 or 1, got {self.prefetch}")
+        if self.prefetch not in (None, 0, 1, 2, 3):
+            raise MoeCodegenError(f"prefetch must be 0, 1 (every load a K tile ahead), 2 (the weights) or 3 "
+                                  f"(the activations), got {self.prefetch}")
         if self.stages is not None and (self.stages < 0 or self.stages == 1 or self.stages > 8):
             raise MoeCodegenError(f"stages must be 0 (direct loads) or 2..8, got {self.stages}")
         if self.stages and self.prefetch:

@@ -63,11 +63,13 @@ def test_corrupted_weight_is_caught(artifacts, dtype):
 
 @pytest.mark.parametrize("stage", [1, 2])
 @pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16", "fp8"])
-@pytest.mark.parametrize("shape,prefetch,stages", [("S", 1, 0), ("M", 1, 0), ("L", 1, 0),
+@pytest.mark.parametrize("shape,prefetch,stages", [("S", 1, 0), ("M", 1, 0), ("L", 1, 0), ("S", 2, 0), ("L", 2, 0),
+                                                   ("S", 3, 0), ("M", 3, 0),
                                                    ("S", 0, 2), ("S", 0, 3), ("M", 0, 4), ("L", 0, 3)])
 def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
-    """Loads one K tile ahead (prefetch), or a cp.async ring of K tiles in shared memory (each lane copies
-    and reads back its own pieces); S has K = 1 or 2 tiles, fewer than the ring: the clamped prologue."""
+    """Loads one K tile ahead (prefetch 1: all; 2: the weights; 3: the activations), or a
+    cp.async ring of K tiles in shared memory (each lane copies and reads back its own pieces); S has
+    K = 1 or 2 tiles, fewer than the ring: the clamped prologue."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, prefetch=prefetch, stages=stages)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} prefetch {prefetch} stages {stages}", out, ref, seed)
@@ -77,12 +79,13 @@ def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
 @pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
 @pytest.mark.parametrize("shape,group,waves,prefetch,stages,raster", [
     ("S", 32, None, None, None, None), ("M", 128, None, None, None, None), ("M", -1, None, None, None, None),
-    ("S", 32, 8, None, None, None), ("M", 32, None, 1, None, None), ("S", 32, None, None, 2, None),
+    ("S", 32, 8, None, None, None), ("M", 32, None, 1, None, None), ("M", 32, None, 2, None, None),
+    ("S", 32, None, None, 2, None),
     ("M", 32, None, None, 3, None), ("M", -1, None, None, 4, None), ("M", 32, None, None, None, 3)])
 def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, raster, dtype, stage):
     """The sm_90a prefill kernel (wgmma, a 64-token tile staged in shared memory for every warp), forced
     on shapes with fewer tokens than a tile, group sizes 32 and 128 and per-row scales, two warpgroups,
-    weights loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it),
+    weights and scales (prefetch 1) or the weights (2) loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it),
     blocks in groups of 3 token tiles (the last group narrower; the default groups hold every tile here)."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=group, wgmma=1, waves=waves,
                        prefetch=prefetch, stages=stages, raster=raster)
@@ -148,7 +151,8 @@ def test_prefill_multicast(artifacts, shape, waves, raster, kind, dtype, stage):
 
 
 @pytest.mark.parametrize("shape,dtype,split,prefetch", [("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0),
-                                                        ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1), ("M", "bf16", 2, 0)])
+                                                        ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1), ("M", "bf16", 2, 0),
+                                                        ("L", "int4_bf16", 4, 2)])
 def test_stage2_split_k(artifacts, shape, dtype, split, prefetch):
     """Stage 2 with K split over blocks (grid z), each adding its partial sums with the atomics: every
     split must cover its own K range once (prefetch: the last tile of a split stays inside it)."""

@@ -164,6 +164,7 @@ def test_each_stage_is_reparsable_mlir():
     (dict(inter_dim=2040), "multiples of 32"),
     (dict(tile_m=64, tile_n=256, stage=1), "accumulator registers per lane"),
     (dict(tile_k=96), "tile_k 96"),
+    (dict(prefetch=4), "prefetch must be 0, 1 (every load a K tile ahead), 2 (the weights) or 3"),
 ])
 def test_bad_specs_raise_one_clear_error(bad, msg):
     with pytest.raises(MoeCodegenError, match=re.escape(msg)):
@@ -184,6 +185,34 @@ def test_sm90_ptx_has_the_promised_instructions():
     for k in (k1, k2):
         assert "atom.global.cas" not in k.isa and "atom.cas" not in k.isa
     assert "red.global" not in k1.isa and "st.global.b32" in k1.isa
+
+
+def _loads_before_the_loop(ptx: str) -> int:
+    """Global loads of the PTX before the K loop's header (the first label a later branch jumps back to)."""
+    lines = ptx.splitlines()
+    defined = {}
+    for i, line in enumerate(lines):
+        if m := re.match(r"^(\$L__BB\w+):", line):
+            defined[m.group(1)] = i
+        elif (m := re.search(r"bra(?:\.uni)?\s+(\$L__BB\w+);", line)) and m.group(1) in defined:
+            return sum("ld.global" in ln for ln in lines[:defined[m.group(1)]])
+    raise AssertionError("no loop in the PTX")
+
+
+@pytest.mark.parametrize("dtype,group", [("int4_fp8", 32), ("int4_bf16", 32), ("fp8", -1)])
+@pytest.mark.parametrize("prefetch", [1, 2, 3])
+def test_prefetched_loads_stay_a_tile_ahead(prefetch, dtype, group):
+    """The loop carries the next K tile's loads; LLVM folds a phi of two loads (one before the loop, one
+    in its body) into a single load at the use, which ends the pipeline, unless something after them may
+    write memory (moe.issue_loads).  Every carried value must be loaded before the loop in the PTX."""
+    spec = dict(tile_m=16, tile_n=64, tile_k=128)
+    direct = _loads_before_the_loop(compile(spec_for("M", 1, "sm_90", dtype=dtype, group=group, prefetch=0,
+                                                     **spec)).isa)
+    k = compile(spec_for("M", 1, "sm_90", dtype=dtype, group=group, prefetch=prefetch, **spec))
+    loop = re.search(r"scf\.for .*-> \((.*)\)\s*(?::\s*i32)?\s*\{", k.ir_after("moe-to-kernel")).group(1).split(", ")
+    carried = sum(t != "vector<4xf32>" for t in loop)   # (the rest: accumulators)
+    assert carried > 0
+    assert _loads_before_the_loop(k.isa) >= direct + carried
 
 
 def test_staged_weights_use_async_copies_and_fit():
@@ -241,3 +270,23 @@ def test_a_k_loop_the_user_asks_for_replaces_the_tuned_one(asked, want):
     plan, _ = choose(spec)
     assert (plan["prefetch"], plan["stages"]) == (want or (0, t["stages"]))
     assert plan["tile_n"] == t["tile_n"] and plan["raster"] == get_target("sm_90").raster_rows // plan["tile_m"]
+
+
+def test_a_final_search_times_only_the_finalists_of_earlier_ones():
+    """build-artifacts --finalists: the tiles suite keeps, per case, the FINALISTS fastest correct variants
+    of each earlier search (a slow or wrong row does not get in), nothing else."""
+    from moe_codegen.artifacts import FINALISTS, finalist_variants, tiles_suite
+
+    def row(tn, us, ok=True, tokens=8):
+        return dict(shape="kimi_e64", dtype="int4_fp8_g32", tokens=tokens, stage=1, tile_m=8, tile_n=tn, tile_k=256,
+                    waves=4, prefetch=1, stages=0, split_k=1, tma=0, us=us, ok=ok)
+    first = {"rows": [row(32, 10.0, ok=False), row(64, 11.0), row(128, 12.0), row(256, 13.0)]
+             + [dict(row(64, 20.0 + i), tile_k=128 * 2 ** (i % 3), waves=2 + 2 * (i % 2)) for i in range(6)]}
+    second = {"rows": [row(256, 5.0), row(32, 6.0)]}
+    keep = finalist_variants([first, second])
+    assert len(keep) == FINALISTS + 2 - 1   # (256 is a finalist of both)
+    specs = [s for _, s in tiles_suite("sm_90", dtypes=["int4_fp8"], tokens=[8], finalists=keep)]
+    got = {(s.tile_n, s.tile_k, s.waves, s.prefetch) for s in specs}
+    assert (32, 256, 4, 1) in got and (64, 256, 4, 1) in got and (256, 256, 4, 1) in got
+    assert (64, 512, 2, 1) not in got   # the sixth-fastest of the first search
+    assert all(s.stage == 1 and s.tile_m == 8 and s.model_dim == 7168 and s.inter_dim == 2048 for s in specs)

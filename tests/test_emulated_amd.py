@@ -119,13 +119,15 @@ def test_swapped_int8_words_in_the_unpack_are_caught(monkeypatch):
 
 
 @pytest.mark.parametrize("stage", [1, 2])
-@pytest.mark.parametrize("dtype,group", [("int4_fp8", 32), ("int4", 32), ("bf16", -1)])
-def test_prefetching_k_loop(dtype, group, stage):
-    """prefetch: the K loop carries the next K tile's loads (weights, activations, scales); M shape so
-    that K spans several tiles."""
+@pytest.mark.parametrize("dtype,group,prefetch", [("int4_fp8", 32, 1), ("int4", 32, 1), ("bf16", -1, 1),
+                                                  ("int4_fp8", 32, 2), ("int4_fp8", 32, 3), ("bf16", -1, 3)])
+def test_prefetching_k_loop(dtype, group, prefetch, stage):
+    """prefetch: the K loop carries the next K tile's loads (1: weights, activations, scales; 2: the weights;
+    3: the activations, the weights and scales loaded in their own iteration); M shape so that K spans
+    several tiles."""
     t, md, inter, e, k = SHAPES["M"]
     spec = KernelSpec(stage=stage, target="gfx950", model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t,
-                      group_size=group, dtype=dtype, prefetch=1, tile_k=64)
+                      group_size=group, dtype=dtype, prefetch=prefetch, tile_k=64)
     ok, msg = run("M", stage, "gfx950", kernel=EmulatedKernel(compile(spec)))
     assert ok, msg
 

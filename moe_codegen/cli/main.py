@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def build_parser():
     c.add_argument("--tile-n", type=int)
     c.add_argument("--tile-k", type=int)
     c.add_argument("--waves", type=int, help="waves (warps) per block (default: the plan's)")
-    c.add_argument("--prefetch", type=int, choices=(0, 1), help="K loop loads one K tile ahead (default: the plan's)")
+    c.add_argument("--prefetch", type=int, choices=(0, 1, 2, 3),
+                   help="K loop loads one K tile ahead: 1 all, 2 the weights, 3 the activations "
+                        "(default: the plan's)")
     c.add_argument("--stages", type=int, help="sm_90: weights through a ring of this many K tiles of shared memory")
     c.add_argument("--wgmma", type=int, choices=(0, 1), help="sm_90: the warpgroup-MMA (prefill) kernel (default: "
                    "the plan's, for tile_m >= 64)")
@@ -57,6 +60,8 @@ def build_parser():
     b.add_argument("--dtypes", help="tiles suite: comma-separated dtypes to search (default: all of its dtypes)")
     b.add_argument("--tokens", help="tiles suite: comma-separated token counts of the cases to search, e.g. 4096 "
                                     "for the prefill tiles only (default: all)")
+    b.add_argument("--finalists", nargs="+", metavar="BENCH_JSON",
+                   help="tiles suite: only the few fastest variants of each case in these earlier search results")
     return p
 
 
@@ -142,10 +147,13 @@ def main(argv=None):
         if args.command == "compile":
             return compile_command(args)
         if args.command == "build-artifacts":
-            from ..artifacts import build_artifacts
+            from ..artifacts import build_artifacts, finalist_variants
+            finalists = (finalist_variants(json.loads(Path(f).read_text()) for f in args.finalists)
+                         if args.finalists else None)
             out = build_artifacts(args.target, args.out, args.suite,
                                   dtypes=args.dtypes.split(",") if args.dtypes else None,
-                                  tokens=[int(t) for t in args.tokens.split(",")] if args.tokens else None)
+                                  tokens=[int(t) for t in args.tokens.split(",")] if args.tokens else None,
+                                  finalists=finalists)
             print(f"artifacts for {args.target} ({args.suite}) in {out}")
             return 0
     except MoeCodegenError as e:

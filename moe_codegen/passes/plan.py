@@ -106,6 +106,9 @@ def choose(spec):
             raise ValueError(f"wgmma: waves {spec.waves} must be a multiple of 4 (one warpgroup is 4 warps)")
         if atom.smem_a and spec.prefetch:
             raise ValueError("wgmma with both operands in shared memory loads through its ring: prefetch must be 0")
+        if spec.prefetch == 3:
+            raise ValueError("wgmma stages the tile's activations in shared memory: prefetch 3 (the activations a "
+                             "K tile ahead) has nothing to carry; use 1 or 2")
         if atom.smem_a and spec.stages is not None and spec.stages < 3:
             raise ValueError(f"wgmma with both operands in shared memory ({spec.dtype}) fills a ring of K tiles "
                              f"ahead of the MMAs in flight: stages must be 3 or more, got {spec.stages}")

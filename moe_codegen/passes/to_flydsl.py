@@ -13,6 +13,8 @@ upstream dialects plus ROCDL intrinsics, with bare-pointer kernel arguments.
   moe.mma          the atom's MFMA (fp8, i8, bf16 / f16 at k16 or, gfx950, k32); operand
                    containers bitcast to the element vectors the instruction takes
   moe.exp2         rocdl.exp2 (v_exp_f32)
+  moe.issue_loads  nothing: buffer loads are intrinsic calls, which LLVM does not
+                   fold through a phi (the NVVM lowering's reason for it)
   moe.atomic_add   llvm.atomicrmw fadd, agent scope, no fine-grained / remote
                    memory: the form that selects global_atomic_pk_add_bf16
                    instead of a compare-and-swap loop
@@ -146,6 +148,7 @@ LOWERINGS = {
     "moe.mma": _mma,
     "moe.atomic_add": _atomic,
     "moe.exp2": _simple(lambda op: lambda a: f'"rocdl.exp2"({a[0]})'),
+    "moe.issue_loads": lambda op: lambda e, a: [],
 }
 
 

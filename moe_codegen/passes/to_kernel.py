@@ -19,7 +19,8 @@ groups of token tiles; with `split_k` grid.z splits K); each wave owns tile_n/wa
 prepared weight layout.  Which rows, K bytes and columns a lane holds is the
 atom's layout (moe_codegen/layouts.py); every lane ends with pairs of
 adjacent output columns, the unit of a packed 16-bit store or atomic.
-Sentinel rows load zero activations and store nothing.
+Sentinel rows load zero activations (the warpgroup kernels' staged tiles) or, in the per-warp K loop,
+activation row 0, whose data reaches only the sentinel's own outputs; they store nothing.
 """
 from __future__ import annotations
 
@@ -212,8 +213,11 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         for m in range(m_reps):
             slots = []
             for r_in_tile in lay.a_rows(e, parts):
+                # a row without a token reads row 0: its data reaches only that row's own outputs, which
+                # the epilogue never writes, so the K loop's loads need no validity select
                 arow, valid = act_row(e.addc(r_in_tile, m * atom.m))
-                slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), valid))
+                arow = e.op(f"arith.select {valid}, {arow}, {e.c(0)} : i32")
+                slots.append((e.mulc(e.add(e.mulc(arow, K), a_koff), esize), true))
             a_rows.append(slots)
 
     # MMA tiles of this wave: (column block, gate/up, tile r) -> weight load offset and columns
@@ -395,9 +399,20 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         k_last = e.addc(k_begin, k_len - tk)   # the split's last K tile
     else:
         k_begin, k_last = e.c(0), e.c(K - tk)
-    if prefetch and not ss:   # software pipeline: the loop carries every load of its K tile, issued one tile ahead
-        first = flat([load_tile(k_begin), [] if wgmma else load_a(k_begin), load_scales(k_begin)])
-        types += [piece_t] * n_w + [a_load_t] * n_a + ["vector<2xbf16>"] * (len(first) - n_w - n_a)
+    # the loads a tile ahead (prefetch 1: all; 2: the weights, the DRAM stream; 3: the activations, L1 /
+    # L2 hits whose latency the loop would otherwise wait for), in the order they travel
+    ahead = dict(w=prefetch in (1, 2), a=prefetch in (1, 3) and not wgmma, s=prefetch == 1)
+    loaders = dict(w=load_tile, a=load_a, s=load_scales)
+    shapes = dict(w=w_shape, a=a_shape, s=s_shape)
+    counts = dict(w=n_w, a=n_a, s=s_shape[0] * s_shape[1])
+    value_t = dict(w=piece_t, a=a_load_t, s="vector<2xbf16>")
+
+    def ahead_loads(k0):
+        return flat([loaders[c](k0) for c in "was" if ahead[c]])
+    if prefetch and not ss:   # software pipeline: the loop carries those loads, issued one tile ahead
+        first = ahead_loads(k_begin)
+        e.line('"moe.issue_loads"() : () -> ()')   # ... here, not at their use in the loop
+        types += [value_t[c] for c in "was" if ahead[c] for _ in range(counts[c])]
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
     kt = "%kt" if split == 1 else "%kt_split"
@@ -448,11 +463,12 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         steps_b = [[] for _ in subs]
         if prefetch:   # the last iteration reloads its own tile rather than read past the expert
             nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {k_last} : i32")
-            pf = [f"%pf{j}" for j in range(len(types) - n_acc)]
-            tile = unflat(pf[:n_w], w_shape)
-            a_tile = unflat(pf[n_w:n_w + n_a], a_shape)
-            s_tile = unflat(pf[n_w + n_a:], s_shape)
-            carried = flat([load_tile(nxt), [] if wgmma else load_a(nxt), load_scales(nxt)])
+            pf = iter(f"%pf{j}" for j in range(len(types) - n_acc))
+            # this tile's loads that were not issued a tile ahead come first (the weights: the longest wait)
+            tile, a_tile, s_tile = (unflat([next(pf) for _ in range(counts[c])], shapes[c]) if ahead[c]
+                                    else None if c == "a" and wgmma else loaders[c](kt) for c in "was")
+            carried = ahead_loads(nxt)
+            e.line('"moe.issue_loads"() : () -> ()')
         elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
             i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
             ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")

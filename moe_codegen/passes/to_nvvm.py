@@ -1,7 +1,9 @@
 """moe-to-nvvm: the sm_90 lowering of the mid-level `moe.*` ops (NVVM + LLVM dialects).
 
-  moe.load         llvm.load at base + offsets; an invalid lane loads from the
-                   base instead and its value is replaced by zero
+  moe.load         llvm.load at base + lane offset + uniform offset, one GEP each (the lane
+                   part is loop-invariant and leaves the loop; the uniform part's constant
+                   becomes the load's immediate); an invalid lane loads from the base instead
+                   and its value is replaced by zero
   moe.uniform      nothing to do: uniform values need no register class on NVPTX
   moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
                    into the low or high half of the old word
@@ -29,6 +31,9 @@
   moe.cluster_arrive / moe.cluster_wait  barrier.cluster.arrive / .wait (release / acquire, aligned)
   moe.mbarrier_arrive_cluster  an arrival on the mbarrier at an offset of a cluster block's shared
                    memory (mapa)
+  moe.issue_loads  an empty inline-asm statement that may write memory: no instruction, but LLVM
+                   cannot fold a software pipeline's loads (the next K tile's, carried by the loop)
+                   into loads at their use after the loop's phi
   moe.async_copy   cp.async.cg.shared.global, 16 bytes (or .ca, 4 / 8: attribute bytes; a 6th operand: zero-fill when false, any size) (staged weights); moe.async_commit / moe.async_wait:
                    cp.async.commit_group / cp.async.wait_group N
 """
@@ -68,8 +73,9 @@ def _load(op):
     always = _is_true(op.operands[3])
 
     def build(e, a):
-        off = e.op(f"arith.addi {a[1]}, {a[2]} : i32")
-        ptr = e.op(f"llvm.getelementptr {a[0]}[{off}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        # (one i32 sum would be sign-extended as a whole: no hoisting, no immediate offsets)
+        lane = e.op(f"llvm.getelementptr {a[0]}[{a[1]}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        ptr = e.op(f"llvm.getelementptr {lane}[{a[2]}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
         if not always:
             ptr = e.op(f"arith.select {a[3]}, {ptr}, {a[0]} : !llvm.ptr<1>")
         v = e.op(f"llvm.load {ptr} {{alignment = {_size(t)} : i64}} : !llvm.ptr<1> -> {t}")
@@ -342,6 +348,9 @@ _cluster_arrive = _statement("nvvm.cluster.arrive {{aligned}}")
 _cluster_wait = _statement("nvvm.cluster.wait {{aligned}}")
 
 
+# (instcombine turns a phi of two loads, one before the loop and one in its body, into one load behind
+# the phi, i.e. at the use, whenever nothing after the loads in their blocks may write memory)
+_issue_loads = _asm("", "")
 _async_commit = _statement("nvvm.cp.async.commit.group")
 _async_wait = _statement("nvvm.cp.async.wait.group {pending}", "pending")
 
@@ -375,6 +384,7 @@ LOWERINGS = {
     "moe.cluster_arrive": _cluster_arrive,
     "moe.mbarrier_arrive_cluster": _mbarrier_arrive_cluster,
     "moe.cluster_wait": _cluster_wait,
+    "moe.issue_loads": _issue_loads,
 }
 
 
