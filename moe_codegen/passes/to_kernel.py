@@ -401,18 +401,18 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         k_begin, k_last = e.c(0), e.c(K - tk)
     # the loads a tile ahead (prefetch 1: all; 2: the weights, the DRAM stream; 3: the activations, L1 /
     # L2 hits whose latency the loop would otherwise wait for), in the order they travel
-    ahead = dict(w=prefetch in (1, 2), a=prefetch in (1, 3) and not wgmma, s=prefetch == 1)
+    carry = dict(w=prefetch in (1, 2), a=prefetch in (1, 3) and not wgmma, s=prefetch == 1)
     loaders = dict(w=load_tile, a=load_a, s=load_scales)
     shapes = dict(w=w_shape, a=a_shape, s=s_shape)
     counts = dict(w=n_w, a=n_a, s=s_shape[0] * s_shape[1])
     value_t = dict(w=piece_t, a=a_load_t, s="vector<2xbf16>")
 
     def ahead_loads(k0):
-        return flat([loaders[c](k0) for c in "was" if ahead[c]])
+        return flat([loaders[c](k0) for c in "was" if carry[c]])
     if prefetch and not ss:   # software pipeline: the loop carries those loads, issued one tile ahead
         first = ahead_loads(k_begin)
         e.line('"moe.issue_loads"() : () -> ()')   # ... here, not at their use in the loop
-        types += [value_t[c] for c in "was" if ahead[c] for _ in range(counts[c])]
+        types += [value_t[c] for c in "was" if carry[c] for _ in range(counts[c])]
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
     kt = "%kt" if split == 1 else "%kt_split"
@@ -465,7 +465,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {k_last} : i32")
             pf = iter(f"%pf{j}" for j in range(len(types) - n_acc))
             # this tile's loads that were not issued a tile ahead come first (the weights: the longest wait)
-            tile, a_tile, s_tile = (unflat([next(pf) for _ in range(counts[c])], shapes[c]) if ahead[c]
+            tile, a_tile, s_tile = (unflat([next(pf) for _ in range(counts[c])], shapes[c]) if carry[c]
                                     else None if c == "a" and wgmma else loaders[c](kt) for c in "was")
             carried = ahead_loads(nxt)
             e.line('"moe.issue_loads"() : () -> ()')
