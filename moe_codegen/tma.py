@@ -82,6 +82,12 @@ class TmaWeightTiles(_Ring):
         q, w4 = e.op(f"arith.divui {wave}, {e.c(4)} : i32"), e.op(f"arith.remui {wave}, {e.c(4)} : i32")
         return e.add(tile0, e.add(e.mulc(e.addc(e.mulc(q, blocks), b), 64), e.mulc(w4, 16)))
 
+    @staticmethod
+    def barrier_bytes(stages: int, shared: bool) -> int:
+        """Shared memory of the ring's mbarriers: a full barrier per slot, and a free one where a pair of
+        blocks shares the slots (multicast)."""
+        return 8 * stages * (2 if shared else 1)
+
     def bar(self, slot):
         return self.e.addc(self.e.mulc(slot, 8), self.bar_base)
 

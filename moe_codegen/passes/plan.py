@@ -15,6 +15,7 @@ from ..ops import reduce_spec_from_op, spec_from_op
 from ..spec import ACT_BYTES, DTYPES, layer_tile_m
 from ..layouts import LAYOUTS
 from ..smem_operands import SWIZZLE_ATOM, weight_split
+from ..tma import TmaWeightTiles
 from ..targets import geometry_of, get_target
 from .registry import DiagnosedError, register
 
@@ -212,7 +213,7 @@ def choose(spec):
         # and the ring's K tiles of activations as stored
         lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * esize
     multicast = spec.multicast or 0
-    lds += 8 * stages * tma * (2 if multicast else 1)   # the ring slots' mbarriers (full; free where shared)
+    lds += TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")

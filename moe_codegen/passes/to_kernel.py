@@ -647,7 +647,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
                              wgmma=wgmma, raster=raster, **({"tma": 1} if tma else {}),
                              **({"cluster_y": multicast} if multicast else {}),
-                             shared_bytes=(wtiles.bytes + ttiles.bytes + 8 * stages * tma * (2 if multicast else 1)) if ss else
+                             shared_bytes=(wtiles.bytes + ttiles.bytes +
+                                           (TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0)) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0),
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
