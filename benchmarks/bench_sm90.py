@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moe_codegen.artifacts import BENCH_DTYPES, BENCH_SHAPES  # noqa: E402
+from moe_codegen.artifacts import BENCH_DTYPES, BENCH_SHAPES, best_tiles  # noqa: E402
 from moe_codegen.host import make_topk, moe_sorting, ref_stage1, ref_stage2, rel_l2  # noqa: E402
 from moe_codegen.runtime.cuda import ArtifactSet  # noqa: E402
 from moe_codegen.runtime.selfcheck import activations, stage_weights  # noqa: E402
@@ -84,24 +84,6 @@ def kernels_for(arts, shape, tokens, sweep, dtype):
         for e in arts.entries:
             if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm and e["dtype"] == dtype:
                 yield stage, arts.load(e)
-
-
-def best_tiles(rows):
-    """The fastest correct row per case; where a case's fastest were re-timed (refine), only those compete."""
-    retimed = {(r["shape"], r["dtype"], r["tokens"], r["stage"]) for r in rows if "runs_us" in r}
-    best = {}
-    for r in rows:
-        key = (r["shape"], r["dtype"], r["tokens"], r["stage"])
-        if key in retimed and "runs_us" not in r:
-            continue
-        if r["ok"] and (key not in best or r["us"] < best[key]["us"]):
-            best[key] = r
-    return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
-                 tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
-                 split_k=v.get("split_k", 1), tma=v.get("tma", 0), raster=v.get("raster", 0),
-                 multicast=v.get("multicast", 0),
-                 us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
-            for k, v in sorted(best.items())]
 
 
 def run(args):

@@ -3,6 +3,9 @@
     python benchmarks/update_tuned_tiles.py bench_results/bench.json [--table moe_codegen/tuned_tiles.json]
     python benchmarks/update_tuned_tiles.py raster_results/bench.json --raster
 
+The winner of a case is its fastest correct row (among the re-timed ones where the search re-timed its
+finalists), K splits up to --max-split only.
+
 Entries of the same (target, dtype, group, stage, dims, tile_m, token bucket) are replaced; others are kept.
 With --raster (a block-order search, `build-artifacts --suite raster`) only the block order of the entries
 whose tile was searched is set, to the fastest group size and weight sharing (multicast, with its
@@ -15,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moe_codegen.artifacts import BENCH_SHAPES  # noqa: E402
+from moe_codegen.artifacts import BENCH_SHAPES, best_tiles  # noqa: E402
 
 KEY = ("target", "dtype", "group_size", "stage", "model_dim", "inter_dim", "experts", "topk", "tile_m", "tokens_max")
 
@@ -41,12 +44,14 @@ def main():
     p.add_argument("bench_json")
     p.add_argument("--table", default=str(Path(__file__).resolve().parents[1] / "moe_codegen" / "tuned_tiles.json"))
     p.add_argument("--raster", action="store_true", help="set the block order of the searched tiles only")
+    p.add_argument("--max-split", type=int, default=2,
+                   help="fastest tile among K splits up to this (default %(default)s: each split adds one more "
+                        "rounding of a 16-bit output per slot)")
     a = p.parse_args()
     bench = json.loads(Path(a.bench_json).read_text())
+    bench["best_tiles"] = best_tiles([r for r in bench["rows"] if r.get("split_k", 1) <= a.max_split])
     table = json.loads(Path(a.table).read_text())
     if a.raster:
-        from bench_sm90 import best_tiles   # (the fastest row per case, its block order included)
-        bench["best_tiles"] = best_tiles(bench["rows"])
         tile = ("tile_n", "tile_k", "waves", "stages")
         done = 0
         for n in entries_from(bench):

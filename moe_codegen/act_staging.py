@@ -1,60 +1,73 @@
 """A K tile of the block's activation rows in shared memory, for warpgroup MMAs (sm_90a wgmma).
 
-In the prefill kernel the tokens are the N operand of `wgmma.m64nNk16` (N = tile_m), read by the
-tensor cores from shared memory through a matrix descriptor, once for all the block's warps, while
-the weights stay in registers as the A operand (each warp's fragment is the mma.sync one, so the
-prepared weights of the decode kernels serve unchanged).
+In the prefill kernel the tokens are the N operand of the warpgroup MMA (N = tile_m; `m64nNk16` of
+f16 / bf16, or `m64nNk32` of e4m3), read by the tensor cores from shared memory through a matrix
+descriptor, once for all the block's warps, while the weights stay in registers as the A operand (each
+warp's fragment is the mma.sync one, so the prepared weights of the decode kernels serve unchanged).
 
 K order.  The weights are prepared for the mma.sync K order of moe_codegen/layouts.py: in each
-K32 step, lane t of a warp holds actual k 8t .. 8t + 7, and MMA u (k16) puts k 8t + 4u + i in its
-k slot 2t + i and k 8t + 4u + 2 + i in slot 2t + 8 + i.  wgmma reads its k slots from shared memory
-in order, so the activations are stored with that permutation: 32-bit word 4t + j of a row's step
-(k 8t + 2j, + 1) goes to 16-byte chunk j, word t.  Each "t piece" (8 k of a row) thus becomes four
-4-byte stores, one per chunk; a warp's 32 stores to one chunk are 8 rows x 4 words, 128
-consecutive bytes: no bank conflict.  A 16-byte copy cannot permute words, so the tile reaches
-this layout through registers: either loaded from global memory one K tile ahead (`issue` /
-`store`), or, with a ring of `stages` K tiles, copied asynchronously (cp.async, each thread its own
-16-byte pieces, zero-filled for padding rows) and permuted from the ring by the same thread
-(`issue_async` / `permute`), which keeps global latency out of registers.
+K32 step, lane t of a warp holds actual k 8t .. 8t + 7 (a "t piece" of a row).  wgmma reads its k
+slots from shared memory in order, so the activations are stored permuted to match:
+  16-bit MMA elements: MMA u (k16) puts k 8t + 4u + i in its k slot 2t + i and k 8t + 4u + 2 + i in
+    slot 2t + 8 + i, so 32-bit word 4t + j of a row's step (k 8t + 2j, + 1) goes to 16-byte chunk j,
+    word t: a t piece becomes four 4-byte stores, one per chunk.
+  8-bit (e4m3) elements: the one k32 MMA of a step puts k 8t + i in slot 4t + i and k 8t + 4 + i in
+    slot 16 + 4t + i, so word 2t + j of the step goes to chunk j of the step's 32 bytes, word t; a
+    16-byte unit (t pieces t0, t0 + 1) becomes two 8-byte stores.
+A warp's stores to one chunk cover 8 rows x 4 words (128 consecutive bytes): no bank conflict.  A
+16-byte copy cannot permute words, so the tile reaches this layout through registers: either loaded
+from global memory one K tile ahead (`issue` / `store`), or, with a ring of `stages` K tiles, copied
+asynchronously (cp.async, each thread its own 16-byte pieces, zero-filled for padding rows) and
+permuted from the ring by the same thread (`issue_async` / `permute`), which keeps global latency out
+of registers.
 
-MMA slot layout (K-major rows of one K32 step, 64 bytes, in the 64-byte swizzle):
-  slot s, step st, chunk c, row n, word t  ->  s*slot + st*(tile_m*64) + n*64 + (c ^ (n//2 % 4))*16 + t*4
-so MMA u of step st starts at st*tile_m*64 + 2u*16, stride (N) byte offset 512 between groups of 8
-rows (descriptor layout 2).  A warp's 32 stores to one chunk (8 rows x 4 words) still hit 32
-distinct banks, and the MMAs' reads of 8 rows at one K offset spread over the banks (unswizzled core
-matrices cost 3-4x the ideal shared-memory wavefronts on the H100).  fp8 activations (W4A_FP8 on the
-f16 MMA) are converted on the way, exactly.
+MMA slot layout (K-major rows of 64 bytes, a "row step": one K32 step of 16-bit elements or two of
+8-bit ones, in the 64-byte swizzle):
+  slot s, row step st, chunk c, row n, word t  ->  s*slot + st*(tile_m*64) + n*64 + (c ^ (n//2 % 4))*16 + t*4
+so every MMA reads 32 bytes of a row: MMA u of 16-bit K32 step st, or the MMA of 8-bit K32 step
+2st + u, starts at st*tile_m*64 + 32u, stride (N) byte offset 512 between groups of 8 rows
+(descriptor layout 2).  A warp's 32 stores to one chunk still hit 32 distinct banks, and the MMAs'
+reads of 8 rows at one K offset spread over the banks (unswizzled core matrices cost 3-4x the ideal
+shared-memory wavefronts on the H100).  The activations are stored as loaded (fp8 tokens on the e4m3
+MMA, bf16 on the bf16 one): no conversion.
 """
 from __future__ import annotations
 
 from .smem_operands import PTR, SMEM, descriptor_base
 
-SWIZZLE = 64   # bytes per row of a K32 step of 16-bit activations: the descriptor's 64-byte swizzle
+SWIZZLE = 64   # bytes per row step (a K32 step of 16-bit activations, two of 8-bit): the 64-byte swizzle
 
 
 class ActStaging:
-    def __init__(self, e, *, tile_m: int, tile_k: int, threads: int, tid, row_start, convert: bool,
-                 esize: int, load, stages: int = 0, smem_base: int = 0):
+    def __init__(self, e, *, tile_m: int, tile_k: int, threads: int, tid, row_start, esize: int, load,
+                 stages: int = 0, smem_base: int = 0):
         """row_start(n) -> (byte offset of tile row n's activations at k = 0, validity);
-        load(base, off, valid, type, uniform_off) emits a moe.load.  The staging owns the shared
-        memory from byte smem_base on: the ring (with stages) then the two MMA slots."""
-        self.e, self.tm, self.steps, self.convert, self.esize = e, tile_m, tile_k // 32, convert, esize
+        load(base, off, valid, type, uniform_off) emits a moe.load.  esize: bytes of an activation (the
+        MMA reads them as stored: 2 for f16 / bf16, 1 for e4m3).  The staging owns the shared memory
+        from byte smem_base on: the ring (with stages) then the two MMA slots."""
+        self.e, self.tm, self.esize = e, tile_m, esize
+        self.kstep = SWIZZLE // esize                           # k per row step (64-byte swizzled row)
+        if tile_k % self.kstep:
+            raise ValueError(f"tile_k {tile_k} is not whole rows of {self.kstep} k of the MMA slot")
+        self.steps = tile_k // self.kstep
         self.load, self.stages, self.threads = load, stages, threads
-        self.step_bytes = tile_m * 64
+        self.step_bytes = tile_m * SWIZZLE
         self.slot_bytes = self.steps * self.step_bytes
-        self.raw_slot = self.steps * tile_m * 32 * esize        # one K tile as stored in global memory
+        self.raw_slot = tile_k * tile_m * esize                 # one K tile as stored in global memory
         self.mma_base = smem_base + stages * self.raw_slot
         if self.mma_base % (8 * SWIZZLE):
             raise ValueError(f"the MMA slots at byte {self.mma_base} are not aligned to the swizzle's {8 * SWIZZLE} bytes")
         self.smem = e.op(f"llvm.mlir.addressof @moe_smem : {SMEM}")
-        # per thread: 16-byte units of (row n, first t piece); `per` t pieces of 8 activations each
-        self.per = 2 if esize == 1 and stages else 1
-        units = 4 // self.per                                   # per row and K32 step
-        self.unit_bytes = 8 * esize * self.per
-        self.unit_t = "vector<2xi32>" if self.unit_bytes == 8 else "vector<4xi32>"
+        # per thread: 16-byte units of (row n, first t piece), `per` t pieces of 8 activations each
+        per = 2 if esize == 1 else 1
+        self.unit_bytes = 16
+        units = self.kstep * esize // self.unit_bytes              # per row and row step: 4
         u = e.op(f"arith.remui {tid}, {e.c(units)} : i32")
         n0 = e.op(f"arith.divui {tid}, {e.c(units)} : i32")
-        t0 = e.mulc(u, self.per)
+        q0 = e.mulc(u, per)                                   # the unit's first t piece in the row step
+        # 8-bit: t pieces 4h .. of K32 step h of the row step, at chunks 2h, 2h + 1
+        t0, h2 = (e.op(f"arith.remui {q0}, {e.c(4)} : i32"), e.mulc(e.op(f"arith.divui {q0}, {e.c(4)} : i32"), 2)) \
+            if esize == 1 else (q0, None)
         self.rows = []   # (global byte offset of the unit at k = 0, validity, shared offset of row n, word t0)
         self.n_units = tile_m * units // threads
         for j in range(self.n_units):
@@ -63,6 +76,8 @@ class ActStaging:
             # row n's swizzled chunk 0 (the swizzle, n // 2 % 4, is the same for all of the thread's rows:
             # they are 8k apart); chunk c is then that address XOR 16c (bits 4-5, zero elsewhere in it)
             swz = e.op(f"arith.remui {e.op(f'arith.divui {n}, {e.c(2)} : i32')}, {e.c(4)} : i32")
+            if h2 is not None:
+                swz = e.op(f"arith.xori {swz}, {h2} : i32")
             self.rows.append((e.add(start, e.mulc(u, self.unit_bytes)), valid,
                               e.add(e.add(e.mulc(n, SWIZZLE), e.mulc(t0, 4)), e.mulc(swz, 16))))
         if (threads // units) % 8:
@@ -78,7 +93,7 @@ class ActStaging:
     def issue(self, k0):
         """Global loads of the K tile at element k0: [step][unit] (issued early, stored later)."""
         e = self.e
-        return [[self.load("%x", off, valid, self.unit_t, e.mulc(e.addc(k0, 32 * st), self.esize))
+        return [[self.load("%x", off, valid, "vector<4xi32>", e.mulc(e.addc(k0, self.kstep * st), self.esize))
                  for off, valid, _ in self.rows] for st in range(self.steps)]
 
     def _raw(self, slot, st, j):
@@ -89,7 +104,7 @@ class ActStaging:
         """cp.async of the K tile at k0 into ring slot `slot` (the caller commits the group)."""
         e = self.e
         for st in range(self.steps):
-            uoff = e.mulc(e.addc(k0, 32 * st), self.esize)
+            uoff = e.mulc(e.addc(k0, self.kstep * st), self.esize)
             for j, (off, valid, _) in enumerate(self.rows):
                 e.line(f'"moe.async_copy"({self.smem}, {self._raw(slot, st, j)}, %x, {off}, {uoff}, {valid}) '
                        f': ({SMEM}, i32, {PTR}, i32, i32, i1) -> ()')
@@ -113,31 +128,37 @@ class ActStaging:
         base = e.addc(e.mulc(slot, self.slot_bytes), self.mma_base)
         for st, row_vals in enumerate(loaded):
             for v, (_, _, soff) in zip(row_vals, self.rows):
-                for q in range(self.per):   # t pieces of the unit: 8 activations -> 4 words
-                    piece = v
-                    if self.convert:
-                        if self.per > 1:
-                            w = [e.op(f"vector.extract {v}[{2 * q + i}] : i32 from vector<4xi32>") for i in range(2)]
-                            piece = e.op(f"vector.from_elements {w[0]}, {w[1]} : vector<2xi32>")
-                        piece = e.generic("moe.cvt_fp8_f16", [piece], ["vector<2xi32>"], "vector<4xi32>")
-                    off = e.addc(e.add(base, soff), st * self.step_bytes + 4 * q)
-                    for c in range(4):
-                        w = e.op(f"vector.extract {piece}[{c}] : i32 from vector<4xi32>")
-                        # (an XOR, not an add: the chunk offsets stay out of the loop-invariant
-                        # addresses LLVM would otherwise hoist, one register each)
-                        ptr = e.op(f"llvm.getelementptr {self.smem}[{e.op(f'arith.xori {off}, {e.c(16 * c)} : i32')}] "
-                                   f": ({SMEM}, i32) -> {SMEM}, i8")
-                        e.line(f"llvm.store {w}, {ptr} {{alignment = 4 : i64}} : i32, {SMEM}")
+                if self.esize == 1:   # words 0, 2 (t pieces t0, t0 + 1 of chunk 2h) and 1, 3 (of 2h + 1)
+                    off = e.addc(e.add(base, soff), st * self.step_bytes)
+                    w = [e.op(f"vector.extract {v}[{i}] : i32 from vector<4xi32>") for i in range(4)]
+                    for c in range(2):
+                        pair = e.op(f"vector.from_elements {w[c]}, {w[2 + c]} : vector<2xi32>")
+                        self._put(pair, "vector<2xi32>", 8, off, c)
+                    continue
+                off = e.addc(e.add(base, soff), st * self.step_bytes)   # one t piece: 8 activations -> 4 words
+                for c in range(4):
+                    w = e.op(f"vector.extract {v}[{c}] : i32 from vector<4xi32>")
+                    self._put(w, "i32", 4, off, c)
         # the MMAs read shared memory through the async proxy: fence the generic-proxy writes, then
         # wait for every thread's
         e.line('"moe.async_proxy_fence"() : () -> ()')
         e.line("gpu.barrier")
 
+    def _put(self, value, type_, align, off, chunk):
+        e = self.e
+        # (an XOR, not an add: the chunk offsets stay out of the loop-invariant addresses LLVM would
+        # otherwise hoist, one register each)
+        ptr = e.op(f"llvm.getelementptr {self.smem}[{e.op(f'arith.xori {off}, {e.c(16 * chunk)} : i32')}] "
+                   f": ({SMEM}, i32) -> {SMEM}, i8")
+        e.line(f"llvm.store {value}, {ptr} {{alignment = {align} : i64}} : {type_}, {SMEM}")
+
     def descriptors(self, slot, step: int):
-        """The two k16 MMAs' descriptors of K32 step `step` of MMA slot `slot`."""
+        """The descriptors of the MMAs of K32 step `step` of MMA slot `slot`: two k16 MMAs (16-bit) or
+        one k32 MMA (8-bit), each reading 32 bytes of every row."""
         e = self.e
         base = e.op(f"arith.extui {e.mulc(slot, self.slot_bytes >> 4)} : i32 to i64")
         d = e.op(f"arith.addi {self.desc0}, {base} : i64")
-        return [e.op(f"arith.addi {d}, {e.c((step * self.step_bytes + 2 * u * 16) >> 4, 'i64')} : i64")
-                for u in range(2)]
-
+        row_step, inrow = divmod(step * 32 * self.esize, SWIZZLE)
+        n_mma = self.esize   # 32 bytes each: a 16-bit K32 step is two MMAs
+        return [e.op(f"arith.addi {d}, {e.c((row_step * self.step_bytes + inrow + 32 * u) >> 4, 'i64')} : i64")
+                for u in range(n_mma)]

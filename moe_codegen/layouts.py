@@ -139,7 +139,9 @@ class MmaSyncTLayout(MmaSyncLayout):
     MMA row g / g + 8 is weight column 2g / 2g + 1 of a 16-column block, so a lane's two accumulator
     rows are adjacent output columns; MMA column 2t / 2t + 1 is token row 2t / 2t + 1.  A lane holds one
     activation row (token g) and, per K32 step, 8 k of each of its two weight columns (k 8t ..);
-    MMA u of the step takes words 2u, 2u + 1 of each.  C: c0, c1 column 2g, tokens 2t, 2t + 1;
+    MMA u of the step takes words 2u, 2u + 1 of each.  The 8-bit form (one k32 MMA per step, the
+    fragment of m16n8k32) takes both words of each column: k slots 4t .. and 16 + 4t .. hold actual
+    k 8t .. and 8t + 4 .., as in MmaSyncLayout.  C: c0, c1 column 2g, tokens 2t, 2t + 1;
     c2, c3 column 2g + 1.
     """
 
@@ -153,7 +155,10 @@ class MmaSyncTLayout(MmaSyncLayout):
         return [e.op(f"vector.from_elements {w[2 * u]}, {w[2 * u + 1]} : vector<2xi32>") for u in range(n_mma)]
 
     def b_operands(self, e, data, n_mma):
-        cols = [[e.op(f"vector.extract {d}[{i}] : i32 from vector<4xi32>") for i in range(4)] for d in data]
+        """Two columns' step data (8 k each: 4 words of 16-bit, 2 of 8-bit elements) -> the MMAs' a0..a3:
+        rows g / g + 8 are the two columns, 2 words of each per MMA."""
+        n = 2 * n_mma
+        cols = [[e.op(f"vector.extract {d}[{i}] : i32 from vector<{n}xi32>") for i in range(n)] for d in data]
         a, b = cols
         return [e.op(f"vector.from_elements {a[2 * u]}, {b[2 * u]}, {a[2 * u + 1]}, {b[2 * u + 1]} : vector<4xi32>")
                 for u in range(n_mma)]

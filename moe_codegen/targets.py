@@ -88,10 +88,12 @@ MMA_BF16_T = MmaAtom("mma_m16n8k16_bf16_t", 8, 16, 16, "vector<2xi32>", "vector<
 
 # the same weights as the A operand of a warpgroup MMA (wgmma m64nNk16, A from registers: each warp's
 # fragment is the mma.sync one above), tokens (N = tile_m) from shared memory (prefill)
-WGMMA_F16_T = MmaAtom("wgmma_m64k16_f16_t", 8, 16, 16, "i64", "vector<4xi32>", "vector<4xf32>", 4,
-                      "mma_sync_t", "f16", warpgroup=True)
 WGMMA_BF16_T = MmaAtom("wgmma_m64k16_bf16_t", 8, 16, 16, "i64", "vector<4xi32>", "vector<4xf32>", 4,
                        "mma_sync_t", "bf16", warpgroup=True)
+# W4A_FP8 on the native fp8 warpgroup MMA (m64nNk32, A from registers): a warp's fragment is the
+# m16n8k32 one, a lane's 8 k of each of its two weight columns in one K32 step (one MMA per step)
+WGMMA_E4M3_T = MmaAtom("wgmma_m64k32_e4m3_t", 8, 16, 32, "i64", "vector<4xi32>", "vector<4xf32>", 4,
+                       "mma_sync_t", "fp8", warpgroup=True)
 
 # weights used as stored (fp8, bf16, f16): both operands from shared memory, the native fp8 wgmma k32
 def _wgmma_ss(name, k, elem):
@@ -103,7 +105,7 @@ WGMMA_BF16_SS = _wgmma_ss("wgmma_m64k16_bf16_ss", 16, "bf16")
 WGMMA_F16_SS = _wgmma_ss("wgmma_m64k16_f16_ss", 16, "f16")
 
 ATOMS = {a.name: a for a in (MFMA_FP8, MFMA_I8, MFMA_BF16_K16, MFMA_F16_K16, MFMA_BF16_K32, MFMA_F16_K32,
-                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T, WGMMA_F16_T, WGMMA_BF16_T,
+                             MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, MMA_F16_T, MMA_BF16_T, WGMMA_BF16_T, WGMMA_E4M3_T,
                              WGMMA_E4M3_SS, WGMMA_BF16_SS, WGMMA_F16_SS)}
 
 
@@ -125,13 +127,15 @@ TARGETS = {
                     # W4A_FP8 on the f16 MMA: sm_90 has no native fp8 mma.sync (SASS of the e4m3 form is
                     # f16 HMMA plus e4m3 -> f16 conversions of both operands at every MMA); int4 codes
                     # and e4m3 activations are exact in f16, so converting A once per K step and
-                    # unpacking B straight to f16 gives the same sums with half the instructions
+                    # unpacking B straight to f16 gives the same sums with half the instructions.  The
+                    # warpgroup MMA has a native e4m3 form (twice the f16 rate), so the prefill kernel
+                    # unpacks int4 to fp8 and reads the fp8 tokens as stored
                     _by_act(MMA_E4M3, MMA_S8, MMA_BF16, MMA_F16, int4_fp8=MMA_F16_T, fp8=MMA_F16,
                             int4_bf16=MMA_BF16_T), "moe-to-nvvm", ".ptx",
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256, tma=True, clusters=True,
-                    wgmma={"int4_fp8": WGMMA_F16_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
+                    wgmma={"int4_fp8": WGMMA_E4M3_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
                            "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }
 

@@ -54,6 +54,16 @@ UNPACK_SCHEMES = {
     ("amdgpu", "int4"): "i8x16", ("nvptx", "int4"): "i8x16",
     ("amdgpu", "int4_bf16"): "bf16_f32", ("nvptx", "int4_bf16"): "bf16x2",
 }
+# the scheme that gives another MMA element from the same prepared nibbles (sm_90 int4_fp8: f16 pairs
+# for the decode kernels' f16 MMA, their e4m3 conversion for the prefill kernel's fp8 wgmma)
+SCHEME_FOR_ELEM = {("f16", "fp8"): "f16x2"}
+
+
+def unpack_scheme(scheme: str, elem: str) -> str:
+    """The unpack scheme reading the nibble order of `scheme` that yields MMA element `elem`."""
+    return SCHEME_FOR_ELEM.get((scheme, elem), scheme)
+
+
 OFFSET_BINARY = ("f16x2", "f16", "bf16x2")   # schemes that read code + 8 (saves one XOR per word)
 SCHEME_ORDER = {"f32": "f32", "f16x2": "pairs", "f16": "pairs", "i8x16": "bytes", "bf16_f32": "f32",
                 "bf16x2": "pairs"}

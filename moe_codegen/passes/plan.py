@@ -197,10 +197,12 @@ def choose(spec):
         if t_units % threads or threads % (tile_k // 8) or threads // (tile_k // 8) % 8:
             raise ValueError(f"wgmma: the {t_units} token copies of a K tile must divide evenly over {threads} threads, "
                              "each pass covering whole groups of 8 rows")
-    # activation units of a K32 step per row: 8 activations each, or 16 bytes each when copied
-    units = 2 if stages and esize == 1 else 4
+    # the warpgroup kernel's token slot: 64-byte rows (a K32 step of 16-bit activations, two of 8-bit
+    # ones; K tiles are whole rows: tile_k is a multiple of the target's k_align), each row staged as 4
+    # units of 16 bytes
+    units = 4
     if wgmma and not ss and (tile_m * units) % (32 * waves):
-        raise ValueError(f"wgmma: the {tile_m * units} activation pieces of a K32 step (tile_m {tile_m}) must "
+        raise ValueError(f"wgmma: the {tile_m * units} activation pieces of a row step (tile_m {tile_m}) must "
                          f"divide evenly over {32 * waves} threads")
     if stages and not target.async_copy:
         raise ValueError(f"stages {stages}: {target.name} has no asynchronous global -> shared copies; use 0")
@@ -209,9 +211,9 @@ def choose(spec):
         tile_n // waves, 2 if spec.stage == 1 else 1, tile_k)
     if ss:
         lds = stages * ring
-    elif wgmma:   # two K tiles of 16-bit activations: one read by the MMAs while the next is written,
-        # and the ring's K tiles of activations as stored
-        lds += 2 * tile_m * tile_k * 2 + stages * tile_m * tile_k * esize
+    elif wgmma:   # two K tiles of activations: one read by the MMAs while the next is written, and the
+        # ring's K tiles
+        lds += (2 + stages) * tile_m * tile_k * esize
     multicast = spec.multicast or 0
     lds += TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0
     if lds > target.lds_limit:

@@ -141,8 +141,17 @@ def _atomic(op):
     return build
 
 
+def _and_or(op):
+    mask = op.attributes["mask"].value
+
+    def build(e, a):   # (v_and_or_b32: the backend fuses the pair itself)
+        return [e.op(f"arith.ori {e.op(f'arith.andi {a[0]}, {e.c(mask)} : i32')}, {a[1]} : i32")]
+    return build
+
+
 LOWERINGS = {
     "moe.load": _load,
+    "moe.and_or": _and_or,
     "moe.uniform": _simple(lambda op: lambda a: f'"rocdl.readfirstlane"({a[0]})'),
     "moe.cvt_pk_fp8": _simple(_cvt_template),
     "moe.mma": _mma,

@@ -34,6 +34,7 @@ from ..rewrite import loc_text
 from ..layouts import LAYOUTS
 from ..smem_operands import TokenTiles, WeightTiles
 from ..targets import geometry_of, get_target
+from ..weight_layout import unpack_scheme
 from ..tma import TmaWeightTiles
 from .registry import DiagnosedError, register
 
@@ -347,9 +348,10 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             if pair is not None:
                 issue_shared(k0, e.c(st), st * tk < K, e.c(st))
     elif wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
+        if convert_a:
+            raise MoeCodegenError(f"{atom.name}: the warpgroup kernel stages its {info.act} activations as stored")
         staging = ActStaging(e, tile_m=tm, tile_k=tk, threads=W * waves, tid=tid, row_start=act_start,
-                             convert=convert_a, esize=esize, load=load, stages=stages,
-                             smem_base=stages * slot_bytes)
+                             esize=esize, load=load, stages=stages, smem_base=stages * slot_bytes)
     if stages and not ss:
         smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
         lane_smem = e.add(e.mulc(wave, n_pieces * W * geo.piece_bytes), e.mulc(lane, geo.piece_bytes))
@@ -497,7 +499,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
             if int4:
                 cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
-                                  f'to = "{atom.elem}", scheme = "{geo.scheme}"') for w_ in ws]
+                                  f'to = "{atom.elem}", scheme = "{unpack_scheme(geo.scheme, atom.elem)}"')
+                        for w_ in ws]
                 return cols[0] if len(cols) == 1 else cols
             vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
             if convert_b:

@@ -7,7 +7,7 @@
   moe.uniform      nothing to do: uniform values need no register class on NVPTX
   moe.cvt_pk_fp8   cvt.rn.satfinite.e4m3x2.f32 (exact for the int4 codes), merged
                    into the low or high half of the old word
-  moe.cvt_f16x2_fp8x2  cvt.rn.satfinite.e4m3x2.f16x2 (the low half becomes the low byte)
+  moe.cvt_f16x2_fp8x2  two cvt.rn.satfinite.e4m3x2.f16x2 joined into one word (low half -> low byte)
   moe.cvt_fp8_f16  four cvt.rn.f16x2.e4m3x2 (exact), the low byte of each pair to the low half
   moe.mma          nvvm.mma.sync row.col: m16n8k32 e4m3 (PTX ISA 8.4 on sm_90) or s8 (s32
                    accumulators), m16n8k16 bf16 / f16
@@ -106,10 +106,16 @@ def _cvt(op):
 
 
 def _cvt_f16x2(op):
+    types = [str(v.type) for v in op.operands] + [str(op.results[0].type)]
+    if types != ["vector<2xf16>", "vector<2xf16>", "i32"]:
+        raise DiagnosedError(f"moe.cvt_f16x2_fp8x2 takes two f16 pairs to an i32 of four fp8 bytes, got {types}", op)
+
     def build(e, a):
-        bits = e.op(f"llvm.bitcast {a[0]} : vector<2xf16> to i32")
-        return [e.op(f'llvm.inline_asm asm_dialect = att "cvt.rn.satfinite.e4m3x2.f16x2 $0, $1;", "=h,r" '
-                     f"{bits} : (i32) -> i16")]
+        bits = [e.op(f"llvm.bitcast {v} : vector<2xf16> to i32") for v in a]
+        # both halves converted into 16-bit registers and joined by one move: no zero-extend / shift / or
+        text = ("{ .reg .b16 lo, hi; cvt.rn.satfinite.e4m3x2.f16x2 lo, $1; "
+                "cvt.rn.satfinite.e4m3x2.f16x2 hi, $2; mov.b32 $0, {lo, hi}; }")
+        return [e.op(f'llvm.inline_asm asm_dialect = att "{text}", "=r,r,r" {bits[0]}, {bits[1]} : (i32, i32) -> i32')]
     return build
 
 
@@ -191,7 +197,7 @@ def _wgmma(op):
     body = ["{", ".reg .pred p, q;", f"setp.ne.b32 p, ${flag}, 0;", f"setp.ne.b32 q, ${flag + 1}, 0;",
             "wgmma.fence.sync.aligned;"]
     # K-major operands: transpose flags 0 (the fp8 form has none, K-major is its only layout)
-    trans = "" if ptx == "e4m3" else (", 0, 0" if atom.smem_a else ", 0")
+    trans = "" if ptx == "e4m3" else (", 0, 0" if atom.smem_a else ", 0")   # (8-bit: K-major only)
     for i in range(steps):
         a = f"${first + i}" if atom.smem_a else "{" + ", ".join(f"${first + 4 * i + j}" for j in range(4)) + "}"
         body.append(f"wgmma.mma_async.sync.aligned.m64n{2 * n}k{atom.k}.f32.{ptx}.{ptx} {d}, {a}, ${desc0 + i}, "
@@ -265,6 +271,14 @@ def _atomic(op):
         return []
 
     return build
+
+
+def _and_or(op):
+    mask = op.attributes["mask"].value & 0xFFFFFFFF
+    # one lop3 (a & b) | c, the second constant in a register: with both as immediates ptxas emits two
+    # LOP3s (an instruction takes one immediate); the register's mov leaves the loop
+    return lambda e, a: [e.op(f'llvm.inline_asm asm_dialect = att "lop3.b32 $0, $1, {mask:#x}, $2, 0xEA;", "=r,r,r" '
+                              f"{a[0]}, {a[1]} : (i32, i32) -> i32")]
 
 
 def _exp2(op):
@@ -362,6 +376,7 @@ def _uniform(op):
 LOWERINGS = {
     "moe.load": _load,
     "moe.uniform": _uniform,
+    "moe.and_or": _and_or,
     "moe.cvt_pk_fp8": _cvt,
     "moe.cvt_f16x2_fp8x2": _cvt_f16x2,
     "moe.cvt_fp8_f16": _cvt_fp8_f16,

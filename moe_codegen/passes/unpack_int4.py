@@ -14,8 +14,8 @@ int4 -> fp8 (every int4 code is an fp8 value):
   f16x2  nibbles P and P + 4 are elements 2P and 2P + 1, stored as code + 8
          (the prepared layout puts them there, offset binary).  One AND/OR builds the f16 pair 1024 + u from bits 4P and 16 + 4P (or
          1024 + 16u for odd P, scaled back by the FMA), one f16x2 subtract
-         leaves the codes, and `moe.cvt_f16x2_fp8x2` packs the pair (one
-         cvt.rn.satfinite.e4m3x2.f16x2 on sm_90).
+         leaves the codes, and `moe.cvt_f16x2_fp8x2` packs two pairs into a word
+         (two cvt.rn.satfinite.e4m3x2.f16x2 on sm_90).
 
   f16    (int4 -> f16, for fp8 activations on an f16 MMA) the f16x2 pairs without
          the final convert: one AND/OR and one f16x2 subtract or FMA per pair.
@@ -52,6 +52,11 @@ def _nibbles_f32(e, word):
     return vals
 
 
+def _and_or(e, word, mask: int, magic: int):
+    """(word & mask) | magic: one instruction (the target lowering keeps magic in a register)."""
+    return e.generic("moe.and_or", [word, e.c(magic)], ["i32", "i32"], "i32", f"mask = {mask} : i32")
+
+
 F16_MAGIC = 0x64006400  # f16 1024.0 in both halves: 1024 + n for a 4-bit n in the mantissa
 
 
@@ -63,7 +68,7 @@ def _f16_pairs(e, word):
     for P in range(4):
         src = w if P < 2 else shifted
         mask = 0x000F000F if P % 2 == 0 else 0x00F000F0
-        bits = e.op(f"arith.ori {e.op(f'arith.andi {src}, {e.c(mask)} : i32')}, {e.c(F16_MAGIC)} : i32")
+        bits = _and_or(e, src, mask, F16_MAGIC)
         pair = e.op(f"llvm.bitcast {bits} : i32 to vector<2xf16>")
         if P % 2 == 0:   # 1024 + u  ->  u - 8
             val = e.op(f"arith.subf {pair}, {e.op('arith.constant dense<1032.0> : vector<2xf16>')} : vector<2xf16>")
@@ -82,12 +87,9 @@ def _to_f16(e, args, out_type):
 
 
 def _to_fp8_f16x2(e, args, out_type):
-    halves = [e.generic("moe.cvt_f16x2_fp8x2", [p], ["vector<2xf16>"], "i16") for p in _f16_pairs(e, args[0])]
-    words = []
-    for lo, hi in ((halves[0], halves[1]), (halves[2], halves[3])):
-        lo32 = e.op(f"arith.extui {lo} : i16 to i32")
-        hi32 = e.op(f"arith.shli {e.op(f'arith.extui {hi} : i16 to i32')}, {e.c(16)} : i32")
-        words.append(e.op(f"arith.ori {lo32}, {hi32} : i32"))
+    p = _f16_pairs(e, args[0])
+    words = [e.generic("moe.cvt_f16x2_fp8x2", [p[2 * w], p[2 * w + 1]], ["vector<2xf16>"] * 2, "i32")
+             for w in range(2)]
     return [_words(e, words, out_type)]
 
 
@@ -137,7 +139,7 @@ def _to_bf16x2(e, args, out_type):
     pairs = []
     for P in range(4):
         src = w if P == 0 else e.op(f"arith.shrui {w}, {e.c(4 * P)} : i32")
-        bits = e.op(f"arith.ori {e.op(f'arith.andi {src}, {e.c(0x000F000F)} : i32')}, {e.c(BF16_MAGIC)} : i32")
+        bits = _and_or(e, src, 0x000F000F, BF16_MAGIC)
         pair = e.op(f"llvm.bitcast {bits} : i32 to vector<2xbf16>")
         val = e.op(f"arith.subf {pair}, {bias} : vector<2xbf16>")     # 128 + u - 136 = code
         pairs.append(e.op(f"llvm.bitcast {val} : vector<2xbf16> to i32"))

@@ -19,7 +19,7 @@
 // AMD-NOT: global_atomic
 // NV-LABEL: .entry moe_stage1_int4_bf16_g32_bf16_atomic(
 // NV-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// NV-DAG: or.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 1124090624
+// NV-DAG: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 0xf000f, %r{{[0-9]+}}, 0xEA;
 // NV-DAG: add.rn.bf16x2
 // NV-DAG: fma.rn.f32
 // NV: st.global.b32

@@ -1,24 +1,25 @@
 // sm_90a PTX of the W4A_FP8 prefill kernel, stage 2 (atomic): the fp8 activations of the next K tile
-// are loaded into registers, converted exactly to f16 (cvt.rn.f16x2.e4m3x2) and stored permuted into
-// the other shared-memory slot while the MMAs read this one; int4 weights unpacked to f16 pairs are
-// the A operand of wgmma.m64n64k16 f16 (sm_90 has no fp8 MMA with the weights in registers in this
-// K order; the f16 one gives the same sums); packed bf16 atomics.
+// are loaded into registers (16 bytes per row piece) and stored as they are, permuted into the MMA's K
+// order (two 8-byte stores per piece), into the other shared-memory slot while the MMAs read this one;
+// int4 weights unpacked to f16 pairs and packed to e4m3 (cvt.rn.satfinite.e4m3x2.f16x2) are the
+// register A operand of the native fp8 wgmma.m64n64k32; group scales by f32 fma; packed bf16 atomics.
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa -o %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx --check-prefix=NOT
 // CHECK: .target sm_90a
 // CHECK-LABEL: .entry moe_stage2_int4_fp8_g32_bf16_atomic(
-// CHECK: ld.global.v2.b32
-// CHECK: cvt.rn.f16x2.e4m3x2
-// CHECK: st.shared.b32
+// CHECK: ld.global.v4.b32
+// CHECK: st.shared.v2.b32
 // CHECK: fence.proxy.async.shared::cta;
 // CHECK: bar.sync 0;
-// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16
+// CHECK: cvt.rn.satfinite.e4m3x2.f16x2
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {{.*}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1;
 // CHECK: wgmma.wait_group.sync.aligned 0;
 // CHECK: fma.rn.f32
 // CHECK: red.global.add.noftz.bf16x2
 // NOT-NOT: mma.sync
-// NOT-NOT: e4m3.e4m3
+// NOT-NOT: .f16.f16
+// NOT-NOT: cvt.rn.f16x2.e4m3x2
 // NOT-NOT: atom.global.cas
 module {
   func.func @moe_stage2_int4_fp8_g32_bf16_atomic(%x: memref<?x2x128xf8E4M3FN>, %w: memref<4x256x64xi8>, %sx: memref<?x2xf32>, %sw: memref<4x4x256xbf16>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x256xbf16>) {

@@ -10,7 +10,8 @@
 // CHECK-LABEL: .entry moe_stage1_int4_fp8_g32_bf16_atomic(
 // CHECK: ld.global.v4.b32
 // CHECK-DAG: cvt.rn.f16x2.e4m3x2
-// CHECK-DAG: or.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 1677747200;
+// CHECK-DAG: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 0xf000f, %r{{[0-9]+}}, 0xEA;
+// CHECK-DAG: mov.b32 %r{{[0-9]+}}, 1677747200;
 // CHECK-DAG: add.rn.f16x2
 // CHECK-DAG: fma.rn.f16x2
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32

@@ -120,6 +120,18 @@ func.func @nested(%p: !llvm.ptr<1>, %c: i1) {
   return
 }
 
+// moe.and_or (the f16 / bf16 pair unpack's masked OR) stays two integer ops: the AMD backend fuses them
+// into v_and_or_b32 itself.
+// CHECK-LABEL: func.func @and_or
+// CHECK-SAME: (%[[W:[^:]+]]: i32, %[[M:[^:]+]]: i32)
+// CHECK: %[[AND:.+]] = arith.andi %[[W]], %{{.+}} : i32
+// CHECK-NEXT: %[[OR:.+]] = arith.ori %[[AND]], %[[M]] : i32
+// CHECK-NEXT: return %[[OR]] : i32
+func.func @and_or(%w: i32, %m: i32) -> i32 {
+  %r = "moe.and_or"(%w, %m) {mask = 983055 : i32} : (i32, i32) -> i32
+  return %r : i32
+}
+
 // No moe op survives the target lowering, and no CAS loop is built here.
 // GONE-NOT: "moe.
 // GONE-NOT: cmpxchg

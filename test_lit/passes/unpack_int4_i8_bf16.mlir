@@ -31,11 +31,11 @@ func.func @to_bf16_f32(%w: i32) -> vector<4xi32> {
 }
 
 // int4 -> bf16 pairs (W4A16 on sm_90, scheme bf16x2): the word holds code + 8 per nibble; per pair one
-// shift, one AND/OR with the 0x4300 magic (bf16 128 + u) and one bf16x2 subtract of 136.
+// shift, one AND/OR with the 0x4300 magic (bf16 128 + u; moe.and_or: one instruction where the target
+// has a three-input logic op) and one bf16x2 subtract of 136.
 // CHECK-LABEL: func.func @to_bf16x2
 // CHECK-NOT: arith.xori
-// CHECK: arith.andi %{{.*}}, %c983055_i32 : i32
-// CHECK-NEXT: arith.ori %{{.*}}, %c1124090624_i32 : i32
+// CHECK: "moe.and_or"(%{{.*}}, %c1124090624_i32) {mask = 983055 : i32} : (i32, i32) -> i32
 // CHECK-NEXT: llvm.bitcast %{{.*}} : i32 to vector<2xbf16>
 // CHECK-NEXT: arith.subf %{{.*}}, %{{.*}} : vector<2xbf16>
 // CHECK-COUNT-3: arith.subf %{{.*}}, %{{.*}} : vector<2xbf16>
