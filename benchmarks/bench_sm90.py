@@ -139,7 +139,8 @@ def run(args):
                            stages=kern.meta.get("stages", 0), waves=kern.meta.get("waves"),
                            wgmma=kern.meta.get("wgmma", 0), raster=kern.meta.get("raster", 0),
                            tma=kern.meta.get("tma", 0), multicast=kern.meta.get("cluster_y", 0),
-                           split_k=kern.meta.get("grid_z", 1), us=t * 1e6, weight_gb_s=bw / 1e9,
+                           split_k=kern.meta.get("grid_z", 1), k_waves=kern.meta.get("k_waves", 1),
+                           us=t * 1e6, weight_gb_s=bw / 1e9,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
@@ -150,7 +151,8 @@ def run(args):
                       f"{' st%d' % row['stages'] if row['stages'] else ''}{' wgmma' if row['wgmma'] else ''}"
                       f"{' r%d' % row['raster'] if row['raster'] else ''}{' tma' if row['tma'] else ''}"
                       f"{' mc%d' % row['multicast'] if row['multicast'] else ''}"
-                      f"{' sk%d' % row['split_k'] if row['split_k'] > 1 else ''}: "
+                      f"{' sk%d' % row['split_k'] if row['split_k'] > 1 else ''}"
+                      f"{' kw%d' % row['k_waves'] if row['k_waves'] > 1 else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
                       f"rel_l2 {err:.2e}", flush=True)
@@ -177,7 +179,8 @@ def refine(calls, flush, n=REFINE, rounds=ROUNDS):
             row.update({k: row[k] * faster for k in ("weight_gb_s", "bw_frac", "tflops", "mma_frac")},
                        us=row["us"] / faster, runs_us=runs[id(row)])
         print(f"  stage {stage} re-timed: " + ", ".join(
-            f"{r['tile_n']}x{r['tile_k']} w{r['waves']} pf{r['prefetch']} sk{r['split_k']} {r['us']:.1f} us"
+            f"{r['tile_n']}x{r['tile_k']} w{r['waves']} pf{r['prefetch']} sk{r['split_k']} kw{r.get('k_waves', 1)} "
+            f"{r['us']:.1f} us"
             for r, _ in sorted(top, key=lambda rc: rc[0]["us"])), flush=True)
 
 
@@ -196,7 +199,8 @@ def write(out_dir, ceil, rows):
         lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | "
                      f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']}{' wgmma' if r.get('wgmma') else ''}"
                      f"{' tma' if r.get('tma') else ''}{' multicast' if r.get('multicast') else ''}"
-                     f"{' split %d' % r['split_k'] if r.get('split_k', 1) > 1 else ''} | "
+                     f"{' split %d' % r['split_k'] if r.get('split_k', 1) > 1 else ''}"
+                     f"{' k-waves %d' % r['k_waves'] if r.get('k_waves', 1) > 1 else ''} | "
                      f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} ({r['mma_ceiling']}) | {r['rel_l2']:.1e} |")
     (out / "bench.md").write_text("\n".join(lines) + "\n")

@@ -32,7 +32,8 @@ def entries_from(bench: dict, target: str = "sm_90"):
         out.append(dict(target=target, dtype=dtype, group_size=group, stage=b["stage"], model_dim=md, inter_dim=inter,
                         experts=e, topk=k, tokens_max=b["tokens"], tile_m=b["tile_m"], tile_n=b["tile_n"],
                         tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
-                        wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), tma=b.get("tma", 0), raster=b.get("raster", 0),
+                        wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), k_waves=b.get("k_waves", 1),
+                        tma=b.get("tma", 0), raster=b.get("raster", 0),
                         multicast=b.get("multicast", 0),
                         measured_us=round(b["us"], 1),
                         bw_frac=round(b["bw_frac"], 3)))

@@ -27,6 +27,13 @@ SHAPES = {
 }
 
 
+# (shape, dtype, stage, k_waves, split_k (0: none), prefetch) of the runtime tests' K splits over warps
+K_WAVES_CASES = (("M", "int4_fp8", 1, 2, 0, 1), ("L", "int4_fp8", 2, 4, 2, 1), ("L", "int4_bf16", 1, 2, 0, 2),
+                 ("L", "int4_bf16", 2, 4, 0, 1), ("M", "fp8", 1, 4, 0, 1), ("L", "bf16", 2, 2, 2, 2),
+                 ("M", "int4_fp8", 2, 2, 0, 2), ("DSV3_decode1", "int4_fp8", 1, 4, 0, 1),
+                 ("DSV3_decode1", "int4_bf16", 2, 2, 0, 1))
+
+
 def runtime_suite(target: str):
     specs = []
     for name, (tokens, md, inter, e, k) in SHAPES.items():
@@ -85,15 +92,22 @@ def runtime_suite(target: str):
                                        out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                        experts=e2, topk=k2, tokens_hint=tokens, tile_m=16, tile_k=128,
                                        prefetch=prefetch, split_k=split)))
+    # K split over groups of the block's warps too (k_waves; their sums added in shared memory), either
+    # stage, with K splits over blocks, direct and prefetched loads
+    for name, dtype, stage, kw, split, prefetch in K_WAVES_CASES:
+        tokens, md2, inter2, e2, k2 = SHAPES[name]
+        specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
+                                       out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                       experts=e2, topk=k2, tokens_hint=tokens, tile_m=16, tile_n=32, tile_k=128,
+                                       waves=2, prefetch=prefetch, split_k=split or None, k_waves=kw)))
     # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
-    # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights,
-    # a cp.async ring of weights and activations (S: K shorter than the ring) and K tiles of 256
+    # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
+    # and a cp.async ring of weights and activations (S: K shorter than the ring)
     for dtype in [d for d in get_target(target).wgmma or {} if DTYPES[d].weight == "int4"]:
         for name, group, extra in (("S", 32, {}), ("M", 128, {}), ("M", -1, {}), ("S", 32, {"waves": 8}),
                                    ("M", 32, {"prefetch": 1}), ("M", 32, {"prefetch": 2}),
                                    ("S", 32, {"stages": 2}), ("M", 32, {"stages": 3}),
-                                   ("M", -1, {"stages": 4}), ("M", 32, {"raster": 3}),
-                                   ("M", 32, {"tile_k": 256, "stages": 2})):
+                                   ("M", -1, {"stages": 4}), ("M", 32, {"raster": 3})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             for stage in (1, 2):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
@@ -182,7 +196,7 @@ FINALISTS = 4   # per case and earlier search: the variants a final search (fina
 
 
 def finalist_variants(results) -> set:
-    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma) of the FINALISTS
+    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma, k_waves) of the FINALISTS
     fastest correct variants of each case in any of these search results (bench.json rows)."""
     keep, cases = set(), {}
     for i, res in enumerate(results):
@@ -192,7 +206,7 @@ def finalist_variants(results) -> set:
     for rows in cases.values():
         for r in sorted(rows, key=lambda r: r["us"])[:FINALISTS]:
             keep.add((r["shape"], r["dtype"].rsplit("_", 1)[0], r["stage"], r["tile_m"], r["tile_n"], r["tile_k"],
-                      r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0)))
+                      r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0), r.get("k_waves", 1)))
     return keep
 
 
@@ -208,7 +222,8 @@ def best_tiles(rows):
             best[key] = r
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
                  tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
-                 split_k=v.get("split_k", 1), tma=v.get("tma", 0), raster=v.get("raster", 0),
+                 split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), tma=v.get("tma", 0),
+                 raster=v.get("raster", 0),
                  multicast=v.get("multicast", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
             for k, v in sorted(best.items())]
@@ -236,14 +251,17 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
                     for tn, tk, waves, pf, st, tma in _tile_variants(target, dtype, tm):
                         # decode stage 2: K split over 2 or 4 blocks too (few blocks per expert)
                         splits = (None, 2, 4) if stage == 2 and tm < 64 and tn >= 64 and tk <= 256 else (None,)
-                        for sk in splits:
+                        # decode, narrow tiles: K split over 2 or 4 groups of the block's warps too
+                        kws = (None, 2, 4) if tm < 64 and tn <= 64 and pf in (1, 2) and get_target(target).family == "nvptx" \
+                            else (None,)
+                        for sk, kw in ((sk, kw) for sk in splits for kw in kws):
                             if finalists is not None and (name, dtype, stage, tm, tn, tk, waves, pf, st, sk or 1,
-                                                          tma or 0) not in finalists:
+                                                          tma or 0, kw or 1) not in finalists:
                                 continue
                             spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
                                               topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
-                                              stages=st, split_k=sk, tma=tma)
+                                              stages=st, split_k=sk, tma=tma, k_waves=kw)
                             specs.append((name, spec))
     return specs
 

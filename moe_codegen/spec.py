@@ -138,6 +138,10 @@ class KernelSpec:
     # > 1: stage 2 (atomic mode) splits K over this many blocks per tile, each adding its partial sums
     # into the output (more blocks in flight where a decode layer has few); None: the plan decides
     split_k: Optional[int] = None
+    # > 1: the block's warps also split K: k_waves groups of `waves` warps each sum 1/k_waves of the K range
+    # of the same columns, the partial sums meet in shared memory before the epilogue (more bytes in flight
+    # per block where a decode layer has few blocks; any stage); None: the plan decides
+    k_waves: Optional[int] = None
     # 1: the prefill kernel's weight tiles (both MMA operands in shared memory) arrive by the tensor
     # memory accelerator (sm_90 TMA: one thread's bulk copies per K tile, an mbarrier per ring slot)
     # instead of every thread's cp.async; 0: cp.async; None: the plan decides (TMA where the target has it)
@@ -197,6 +201,8 @@ class KernelSpec:
             raise MoeCodegenError(f"raster must be 0 (launch order) or 1..64 token tiles per group, got {self.raster}")
         if self.split_k is not None and not 1 <= self.split_k <= 16:
             raise MoeCodegenError(f"split_k must be 1 (no split) .. 16, got {self.split_k}")
+        if self.k_waves not in (None, 1, 2, 4, 8):
+            raise MoeCodegenError(f"k_waves must be 1, 2, 4 or 8, got {self.k_waves}")
         if self.tma not in (None, 0, 1):
             raise MoeCodegenError(f"tma must be 0 or 1, got {self.tma}")
         if self.multicast not in (None, 0, 2):

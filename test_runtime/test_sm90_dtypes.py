@@ -5,7 +5,7 @@ W4A_FP8, group 32); the whole-layer helper (stage 1 -> re-quantize -> stage 2) f
 """
 import pytest
 
-from moe_codegen.artifacts import SHAPES
+from moe_codegen.artifacts import K_WAVES_CASES, SHAPES
 from moe_codegen.runtime.selfcheck import run_layer_check, run_stage1, run_stage2, verdict
 from moe_codegen.spec import DTYPES
 
@@ -77,23 +77,21 @@ def test_pipelined_k_loops(artifacts, shape, prefetch, stages, dtype, stage):
 
 @pytest.mark.parametrize("stage", [1, 2])
 @pytest.mark.parametrize("dtype", ["int4_fp8", "int4_bf16"])
-@pytest.mark.parametrize("shape,group,waves,prefetch,stages,raster,tile_k", [
-    ("S", 32, None, None, None, None, None), ("M", 128, None, None, None, None, None),
-    ("M", -1, None, None, None, None, None), ("S", 32, 8, None, None, None, None),
-    ("M", 32, None, 1, None, None, None), ("M", 32, None, 2, None, None, None), ("S", 32, None, None, 2, None, None),
-    ("M", 32, None, None, 3, None, None), ("M", -1, None, None, 4, None, None), ("M", 32, None, None, None, 3, None),
-    ("M", 32, None, None, 2, None, 256)])
-def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, raster, tile_k, dtype, stage):
+@pytest.mark.parametrize("shape,group,waves,prefetch,stages,raster", [
+    ("S", 32, None, None, None, None), ("M", 128, None, None, None, None), ("M", -1, None, None, None, None),
+    ("S", 32, 8, None, None, None), ("M", 32, None, 1, None, None), ("M", 32, None, 2, None, None),
+    ("S", 32, None, None, 2, None),
+    ("M", 32, None, None, 3, None), ("M", -1, None, None, 4, None), ("M", 32, None, None, None, 3)])
+def test_prefill_warpgroup_mma(artifacts, shape, group, waves, prefetch, stages, raster, dtype, stage):
     """The sm_90a prefill kernel (wgmma, a 64-token tile staged in shared memory for every warp), forced
     on shapes with fewer tokens than a tile, group sizes 32 and 128 and per-row scales, two warpgroups,
     weights and scales (prefetch 1) or the weights (2) loaded a K tile ahead, a cp.async ring of weights and activations (S: K shorter than it),
-    blocks in groups of 3 token tiles (the last group narrower; the default groups hold every tile here),
-    K tiles of 256 (W4A_FP8: four 64-byte token rows of two K32 steps each)."""
+    blocks in groups of 3 token tiles (the last group narrower; the default groups hold every tile here)."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=group, wgmma=1, waves=waves,
-                       prefetch=prefetch, stages=stages, raster=raster, tile_k=tile_k)
+                       prefetch=prefetch, stages=stages, raster=raster)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} wgmma g{group} waves {waves} prefetch {prefetch} stages {stages} "
-          f"raster {raster} tile_k {tile_k}", out, ref, seed)
+          f"raster {raster}", out, ref, seed)
 
 
 @pytest.mark.parametrize("kind", ["one_expert", "empty_experts"])
@@ -162,3 +160,14 @@ def test_stage2_split_k(artifacts, shape, dtype, split, prefetch):
     assert k.meta["grid_z"] == split
     out, ref, seed = run_stage2(k, SHAPES[shape][0])
     check(f"{dtype} stage2 {shape} split_k {split} prefetch {prefetch}", out, ref, seed)
+
+
+@pytest.mark.parametrize("shape,dtype,stage,kw,split,prefetch", K_WAVES_CASES)
+def test_k_waves(artifacts, shape, dtype, stage, kw, split, prefetch):
+    """K split over groups of the block's warps (k_waves), their partial sums added in shared memory
+    before the first group writes the tile: every K slice counted once, with and without K splits over
+    blocks (grid z) and loads a K tile ahead."""
+    k = artifacts.find(shape=shape, stage=stage, dtype=dtype, k_waves=kw, split_k=split or None, prefetch=prefetch)
+    assert k.meta["k_waves"] == kw and k.meta["block"] == 32 * 2 * kw
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
+    check(f"{dtype} stage{stage} {shape} k_waves {kw} split_k {split} prefetch {prefetch}", out, ref, seed)

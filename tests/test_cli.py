@@ -53,6 +53,9 @@ def test_compile_prefill_multicast(tmp_path, capsys):
     (["compile", "--tile-m", "64", "--tile-n", "256", "--stage", "1", "--target", "gfx942"], "accumulator registers"),
     (["compile", "--tma", "1", "--target", "sm_90", "--stage", "1", *S], "tma: only the prefill kernel"),
     (["compile", "--split-k", "2", "--stage", "1", "--target", "sm_90", *S], "split_k 2: only stage 2"),
+    (["compile", "--k-waves", "2", "--stage", "1", "--target", "gfx942", *S], "k_waves 2: the shared-memory sum"),
+    (["compile", "--k-waves", "2", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
+     "k_waves 2: the per-warp kernel"),
     (["compile", "--multicast", "2", "--tma", "0", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
      r"multicast 2: only the weights' bulk copies"),
 ])

@@ -45,7 +45,7 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 # (tma: entries measured before the weights' bulk copies existed used cp.async; raster: set by a block-order
 # search of the planned tile, else Target.raster_rows; multicast: off where the search did not choose it)
 TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
-                "split_k": 1, "tma": 0, "raster": None, "multicast": 0}
+                "split_k": 1, "k_waves": 1, "tma": 0, "raster": None, "multicast": 0}
 
 
 def tuned(spec):
@@ -229,6 +229,25 @@ def choose(spec):
                              "(not the warpgroup-MMA kernel, not a shared-memory ring)")
         if K % (split_k * tile_k):
             raise ValueError(f"split_k {split_k}: K = {K} does not split into whole K tiles of {tile_k}")
+    k_waves = spec.k_waves or 1
+    if k_waves > 1:
+        if wgmma or stages:
+            raise ValueError(f"k_waves {k_waves}: the per-warp kernel with direct or prefetched loads splits K over "
+                             "its warps (not the warpgroup-MMA kernel, not a shared-memory ring)")
+        if target.family != "nvptx":
+            raise ValueError(f"k_waves {k_waves}: the shared-memory sum of the K slices is built for sm_90 only "
+                             f"(not yet for {target.name})")
+        if K % (split_k * k_waves * tile_k):
+            raise ValueError(f"k_waves {k_waves}: K = {K} does not split into whole K tiles of {tile_k} "
+                             f"over {split_k * k_waves} slices")
+        if waves * k_waves > 32:
+            raise ValueError(f"k_waves {k_waves}: {waves * k_waves} warps per block, over 32 (1024 threads)")
+        # the partial sums of every K slice but the first: each lane's running sums (f32 / i32)
+        lds += (k_waves - 1) * waves * target.wave_size * acc_registers(spec.stage, tile_m, tile_n, waves, atom,
+                                                                        grouped) // 2 * 4
+        if lds > target.lds_limit:
+            raise ValueError(f"k_waves {k_waves}: the partial sums need {lds} bytes of shared memory, over the "
+                             f"{target.name} limit of {target.lds_limit}")
     # prefill: groups of Target.raster_rows sorted rows (a few token tiles) walk every column tile before
     # the next group, so the resident blocks share their tokens and weight tiles in L2 (H100 search:
     # docs/perf/raster_h100.md); decode tiles and targets without a measured group keep launch order
@@ -244,7 +263,8 @@ def choose(spec):
             raise ValueError(f"multicast {multicast}: the grouped block order must walk whole pairs of token "
                              f"tiles: raster must be a multiple of {multicast}, got {raster}")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, tma=tma, multicast=multicast,
+                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, k_waves=k_waves, tma=tma,
+                multicast=multicast,
                 smem=lds), notes
 
 

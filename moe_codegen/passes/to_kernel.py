@@ -46,7 +46,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "tma", "multicast"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "tma", "multicast"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -88,6 +88,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     stages = plan.get("stages", 0)
     raster = plan.get("raster", 0)
     split = plan.get("split_k", 0) or 1
+    kw = plan.get("k_waves", 0) or 1
     tma = plan.get("tma", 0)
     multicast = plan.get("multicast", 0)
     W = target.wave_size
@@ -141,6 +142,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     by = e.op(f"arith.index_cast {e.op('gpu.block_id y')} : index to i32")
     lane = e.op(f"arith.remui {tid}, {e.c(W)} : i32")
     wave = e.generic("moe.uniform", [e.op(f"arith.divui {tid}, {e.c(W)} : i32")], [i32], i32)
+    if kw > 1:   # warps kslice * waves .. sum K slice kslice of the columns of wave (see the K loop)
+        kslice = e.op(f"arith.divui {wave}, {e.c(waves)} : i32")
+        wave = e.op(f"arith.remui {wave}, {e.c(waves)} : i32")
     parts = lay.lane_parts(e, lane)
     nvalid = e.generic("moe.uniform", [load("%num_valid", e.c(0), true, i32)], [i32], i32)
     pair = rank = None
@@ -395,9 +399,12 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     types = [run_t] * n_acc
     iters = [f"%run{i} = {zero}" for i in range(n_acc)]
     # split_k: block z sums K range [z, z + 1) * K / split (stage 2 adds its partial sums into the output)
-    k_len = K // split
-    if split > 1:
-        k_begin = e.mulc(e.op(f"arith.index_cast {e.op('gpu.block_id z')} : index to i32"), k_len)
+    # k_waves: the block's warps split K too; slice z * k_waves + kslice of split * k_waves
+    k_len = K // (split * kw)
+    if split * kw > 1:
+        z = e.op(f"arith.index_cast {e.op('gpu.block_id z')} : index to i32") if split > 1 else None
+        k_slice = kslice if z is None else e.add(e.mulc(z, kw), kslice) if kw > 1 else z
+        k_begin = e.mulc(k_slice, k_len)
         k_last = e.addc(k_begin, k_len - tk)   # the split's last K tile
     else:
         k_begin, k_last = e.c(0), e.c(K - tk)
@@ -417,11 +424,11 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         types += [value_t[c] for c in "was" if carry[c] for _ in range(counts[c])]
         iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
     # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
-    kt = "%kt" if split == 1 else "%kt_split"
+    kt = "%kt" if split * kw == 1 else "%kt_split"
     results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(k_len)} step {e.c(tk)} "
                       f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
     e.depth += 1
-    if split > 1:
+    if split * kw > 1:
         kt = e.add(kt, k_begin)
     running = [f"%run{i}" for i in range(n_acc)]
     if ss:   # wait for this tile, publish it, refill the slot of two tiles ago, issue this tile's MMAs
@@ -559,6 +566,28 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.depth -= 1
     e.line("}")
     accs = list(results[:n_acc])
+    red_bytes = (kw - 1) * waves * n_acc * W * 16
+    if kw > 1:   # the K slices' partial sums meet in shared memory; the first slice's warps write the tile
+        smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
+
+        def partial(ks, i):   # slot of slice ks > 0, wave, accumulator i, lane: 16 bytes
+            off = e.add(e.mulc(e.addc(e.mulc(e.addc(ks, -1), waves * n_acc), i), W * 16), e.mulc(lane, 16))
+            off = e.add(off, e.mulc(wave, n_acc * W * 16))
+            return e.op(f"llvm.getelementptr {smem}[{off}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+        e.line(f"scf.if {e.op(f'arith.cmpi ugt, {kslice}, {e.c(0)} : i32')} {{")
+        e.depth += 1
+        for i, a in enumerate(accs):
+            e.line(f"llvm.store {a}, {partial(kslice, i)} {{alignment = 16 : i64}} : {run_t}, !llvm.ptr<3>")
+        e.depth -= 1
+        e.line("}")
+        e.line("gpu.barrier")
+        e.line(f"scf.if {e.op(f'arith.cmpi eq, {kslice}, {e.c(0)} : i32')} {{")
+        e.depth += 1
+        add = "arith.addi" if run_t.endswith("i32>") else "arith.addf"
+        for ks in range(1, kw):
+            for i in range(n_acc):
+                v = e.op(f"llvm.load {partial(e.c(ks), i)} {{alignment = 16 : i64}} : !llvm.ptr<3> -> {run_t}")
+                accs[i] = e.op(f"{add} {accs[i]}, {v} : {run_t}")
     if pair is not None:   # no block leaves while its partner may still copy or arrive into it
         cluster_sync(pair, "moe.cluster_arrive", "moe.cluster_wait")
     if ss:   # the last tile's MMAs
@@ -640,22 +669,21 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
            f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
            f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
-    e.depth -= 1
-    e.line("}")
-    e.depth -= 1
-    e.line("}")
+    for _ in range(3 if kw > 1 else 2):
+        e.depth -= 1
+        e.line("}")
     e.line("gpu.return")
 
-    return _module_text(spec, module_name, OPERAND_NAMES, W * waves,
+    return _module_text(spec, module_name, OPERAND_NAMES, W * waves * kw,
                         dict(tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=prefetch, stages=stages,
                              wgmma=wgmma, raster=raster, **({"tma": 1} if tma else {}),
                              **({"cluster_y": multicast} if multicast else {}),
                              shared_bytes=(wtiles.bytes + ttiles.bytes +
                                            (TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0)) if ss else
-                             stages * slot_bytes + (staging.shared_bytes if staging else 0),
+                             stages * slot_bytes + (staging.shared_bytes if staging else 0) + red_bytes,
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
-                             **({"grid_z": split} if split > 1 else {})), e, loc,
+                             **({"grid_z": split} if split > 1 else {}), **({"k_waves": kw} if kw > 1 else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
                         smem_align=1024 if wgmma else 16, extra_args=["w_map"] if tma else [])
 
