@@ -14,7 +14,8 @@ slots from shared memory in order, so the activations are stored permuted to mat
   8-bit (e4m3) elements: the one k32 MMA of a step puts k 8t + i in slot 4t + i and k 8t + 4 + i in
     slot 16 + 4t + i, so word 2t + j of the step goes to chunk j of the step's 32 bytes, word t; a
     16-byte unit (t pieces t0, t0 + 1) becomes two 8-byte stores.
-A warp's stores to one chunk cover 8 rows x 4 words (128 consecutive bytes): no bank conflict.  A
+16-bit: a warp's 32 stores to one chunk cover 8 rows x 4 words (128 consecutive bytes), no bank
+conflict; 8-bit: its 8-byte stores cover 8 rows x 2 chunks of two K32 steps, two passes of 128 bytes.  A
 16-byte copy cannot permute words, so the tile reaches this layout through registers: either loaded
 from global memory one K tile ahead (`issue` / `store`), or, with a ring of `stages` K tiles, copied
 asynchronously (cp.async, each thread its own 16-byte pieces, zero-filled for padding rows) and

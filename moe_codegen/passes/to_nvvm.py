@@ -197,7 +197,7 @@ def _wgmma(op):
     body = ["{", ".reg .pred p, q;", f"setp.ne.b32 p, ${flag}, 0;", f"setp.ne.b32 q, ${flag + 1}, 0;",
             "wgmma.fence.sync.aligned;"]
     # K-major operands: transpose flags 0 (the fp8 form has none, K-major is its only layout)
-    trans = "" if ptx == "e4m3" else (", 0, 0" if atom.smem_a else ", 0")   # (8-bit: K-major only)
+    trans = "" if ptx == "e4m3" else (", 0, 0" if atom.smem_a else ", 0")
     for i in range(steps):
         a = f"${first + i}" if atom.smem_a else "{" + ", ".join(f"${first + 4 * i + j}" for j in range(4)) + "}"
         body.append(f"wgmma.mma_async.sync.aligned.m64n{2 * n}k{atom.k}.f32.{ptx}.{ptx} {d}, {a}, ${desc0 + i}, "
@@ -274,6 +274,9 @@ def _atomic(op):
 
 
 def _and_or(op):
+    types = [str(v.type) for v in op.operands] + [str(op.results[0].type)]
+    if types != ["i32"] * 3:
+        raise DiagnosedError(f"moe.and_or takes and gives i32, got {types}", op)
     mask = op.attributes["mask"].value & 0xFFFFFFFF
     # one lop3 (a & b) | c, the second constant in a register: with both as immediates ptxas emits two
     # LOP3s (an instruction takes one immediate); the register's mov leaves the loop

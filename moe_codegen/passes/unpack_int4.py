@@ -54,7 +54,8 @@ def _nibbles_f32(e, word):
 
 def _and_or(e, word, mask: int, magic: int):
     """(word & mask) | magic: one instruction (the target lowering keeps magic in a register)."""
-    return e.generic("moe.and_or", [word, e.c(magic)], ["i32", "i32"], "i32", f"mask = {mask} : i32")
+    signed = mask - (1 << 32) if mask >= 1 << 31 else mask   # (an i32 attribute)
+    return e.generic("moe.and_or", [word, e.c(magic)], ["i32", "i32"], "i32", f"mask = {signed} : i32")
 
 
 F16_MAGIC = 0x64006400  # f16 1024.0 in both halves: 1024 + n for a 4-bit n in the mantissa
