@@ -27,6 +27,9 @@ SHAPES = {
 }
 
 
+# (shape, dtype, split_k, prefetch) of the runtime tests' stage-2 K splits over blocks
+SPLIT_K_CASES = (("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0), ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1),
+                 ("M", "bf16", 2, 0), ("L", "int4_bf16", 4, 2))
 # (shape, dtype, stage, k_waves, split_k (0: none), prefetch) of the runtime tests' K splits over warps
 K_WAVES_CASES = (("M", "int4_fp8", 1, 2, 0, 1), ("L", "int4_fp8", 2, 4, 2, 1), ("L", "int4_bf16", 1, 2, 0, 2),
                  ("L", "int4_bf16", 2, 4, 0, 1), ("M", "fp8", 1, 4, 0, 1), ("L", "bf16", 2, 2, 2, 2),
@@ -85,8 +88,7 @@ def runtime_suite(target: str):
                                                # tokens would pick the prefill kernel's 64)
                                                tile_m=16 if prefetch else 32 if name == "L" else None)))
     # stage 2 with K split over 2 / 4 blocks (partial sums added by the atomics), direct and prefetched loads
-    for name, dtype, split, prefetch in (("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0), ("L", "int4_fp8", 4, 1),
-                                         ("M", "fp8", 2, 1), ("M", "bf16", 2, 0), ("L", "int4_bf16", 4, 2)):
+    for name, dtype, split, prefetch in SPLIT_K_CASES:
         tokens, md2, inter2, e2, k2 = SHAPES[name]
         specs.append((name, KernelSpec(stage=2, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
                                        out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
@@ -252,7 +254,7 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
                         # decode stage 2: K split over 2 or 4 blocks too (few blocks per expert)
                         splits = (None, 2, 4) if stage == 2 and tm < 64 and tn >= 64 and tk <= 256 else (None,)
                         # decode, narrow tiles: K split over 2 or 4 groups of the block's warps too
-                        kws = (None, 2, 4) if tm < 64 and tn <= 64 and pf in (1, 2) and get_target(target).family == "nvptx" \
+                        kws = (None, 2, 4) if tm < 64 and tn <= 64 and pf in (1, 2) and get_target(target).warp_k_split \
                             else (None,)
                         for sk, kw in ((sk, kw) for sk in splits for kw in kws):
                             if finalists is not None and (name, dtype, stage, tm, tn, tk, waves, pf, st, sk or 1,

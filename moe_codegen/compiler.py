@@ -111,7 +111,7 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
         t = get_target(spec.target)
         binary_blob, report = ptx_to_cubin(asm, t.chip or t.name)
         resources, stats = ptxas_resources(report), {}
-        if resources.get("vgpr_spill") and ".maxnreg" not in asm:
+        if resources.get("vgpr_spill") and ".maxnreg" not in asm and re.search(r"^\.maxntid ", asm, re.M):
             # ptxas -O3 may trade a few spills for occupancy by itself (measured: 128 registers and a 4-byte
             # spill where 212 fit without); registers come before spills here (SPEC), so a kernel that
             # spilled is assembled again with the whole register file allowed, kept where that spills not

@@ -58,6 +58,9 @@ class Target:
     # the prefill kernel's weight boxes multicast to a pair of blocks
     clusters: bool = False
     wgmma: dict = None        # dtype name -> warpgroup MmaAtom of the prefill kernel (tokens staged in shared memory)
+    # the per-warp kernel may split K over groups of its warps (k_waves), their sums added in shared memory
+    # (built and run on sm_90; AMD not yet: the emulator of its IR has no shared memory)
+    warp_k_split: bool = False
 
 
 def _mfma(name, k, operand, elem, c_type="vector<4xf32>"):
@@ -135,6 +138,7 @@ TARGETS = {
                     # a warp has half the lanes of a wave: operands of a K tile need twice the
                     # registers per lane; measured spills above this at the M and L shapes
                     acc_budget=96, async_copy=True, chip="sm_90a", raster_rows=256, tma=True, clusters=True,
+                    warp_k_split=True,
                     wgmma={"int4_fp8": WGMMA_E4M3_T, "int4_bf16": WGMMA_BF16_T, "fp8": WGMMA_E4M3_SS,
                            "bf16": WGMMA_BF16_SS, "f16": WGMMA_F16_SS}),
 }

@@ -5,7 +5,7 @@ W4A_FP8, group 32); the whole-layer helper (stage 1 -> re-quantize -> stage 2) f
 """
 import pytest
 
-from moe_codegen.artifacts import K_WAVES_CASES, SHAPES
+from moe_codegen.artifacts import K_WAVES_CASES, SHAPES, SPLIT_K_CASES
 from moe_codegen.runtime.selfcheck import run_layer_check, run_stage1, run_stage2, verdict
 from moe_codegen.spec import DTYPES
 
@@ -150,9 +150,7 @@ def test_prefill_multicast(artifacts, shape, waves, raster, kind, dtype, stage):
     check(f"{dtype} stage{stage} {shape} multicast waves {waves} raster {raster} {kind}", out, ref, seed)
 
 
-@pytest.mark.parametrize("shape,dtype,split,prefetch", [("M", "int4_fp8", 2, 0), ("M", "int4_bf16", 2, 0),
-                                                        ("L", "int4_fp8", 4, 1), ("M", "fp8", 2, 1), ("M", "bf16", 2, 0),
-                                                        ("L", "int4_bf16", 4, 2)])
+@pytest.mark.parametrize("shape,dtype,split,prefetch", SPLIT_K_CASES)
 def test_stage2_split_k(artifacts, shape, dtype, split, prefetch):
     """Stage 2 with K split over blocks (grid z), each adding its partial sums with the atomics: every
     split must cover its own K range once (prefetch: the last tile of a split stays inside it)."""

@@ -28,10 +28,21 @@ WGMMA_SS_ACC_BUDGET = 128   # no operand registers at all: the running sums may 
 # for operands and addresses, and sm_90 stays under 255 registers unspilled.
 
 
+def live_accumulators(stage, tile_m, tile_n, waves, atom):
+    """Running-sum elements a lane holds for its part of the tile."""
+    subs = (tile_n // waves) // atom.n * (2 if stage == 1 else 1)
+    return tile_m // atom.m * subs * atom.c_elems
+
+
+def partial_sum_bytes(k_waves, waves, wave_size, live):
+    """Shared memory of a block whose warps split K (k_waves): every K slice but the first stores each
+    lane's `live` running sums (4 bytes an element) for the first slice to add."""
+    return (k_waves - 1) * waves * wave_size * live * 4
+
+
 def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
     m_reps = tile_m // atom.m
-    subs = (tile_n // waves) // atom.n * (2 if stage == 1 else 1)
-    live = m_reps * subs * atom.c_elems
+    live = live_accumulators(stage, tile_m, tile_n, waves, atom)
     if atom.warpgroup:   # one fresh chain at a time (its MMA waits before the scale-add), operands are few
         return live + (0 if atom.smem_a else m_reps * atom.c_elems)
     # A group-wise kernel holds a fresh accumulator per MMA beside the running
@@ -234,7 +245,7 @@ def choose(spec):
         if wgmma or stages:
             raise ValueError(f"k_waves {k_waves}: the per-warp kernel with direct or prefetched loads splits K over "
                              "its warps (not the warpgroup-MMA kernel, not a shared-memory ring)")
-        if target.family != "nvptx":
+        if not target.warp_k_split:
             raise ValueError(f"k_waves {k_waves}: the shared-memory sum of the K slices is built for sm_90 only "
                              f"(not yet for {target.name})")
         if K % (split_k * k_waves * tile_k):
@@ -242,9 +253,8 @@ def choose(spec):
                              f"over {split_k * k_waves} slices")
         if waves * k_waves > 32:
             raise ValueError(f"k_waves {k_waves}: {waves * k_waves} warps per block, over 32 (1024 threads)")
-        # the partial sums of every K slice but the first: each lane's running sums (f32 / i32)
-        lds += (k_waves - 1) * waves * target.wave_size * acc_registers(spec.stage, tile_m, tile_n, waves, atom,
-                                                                        grouped) // 2 * 4
+        lds += partial_sum_bytes(k_waves, waves, target.wave_size,
+                                 live_accumulators(spec.stage, tile_m, tile_n, waves, atom))
         if lds > target.lds_limit:
             raise ValueError(f"k_waves {k_waves}: the partial sums need {lds} bytes of shared memory, over the "
                              f"{target.name} limit of {target.lds_limit}")

@@ -36,6 +36,7 @@ from ..smem_operands import TokenTiles, WeightTiles
 from ..targets import geometry_of, get_target
 from ..weight_layout import unpack_scheme
 from ..tma import TmaWeightTiles
+from .plan import partial_sum_bytes
 from .registry import DiagnosedError, register
 
 PTR = "!llvm.ptr<1>"
@@ -566,7 +567,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     e.depth -= 1
     e.line("}")
     accs = list(results[:n_acc])
-    red_bytes = (kw - 1) * waves * n_acc * W * 16
+    red_bytes = partial_sum_bytes(kw, waves, W, n_acc * 4)   # (n_acc running sums of 4 elements)
     if kw > 1:   # the K slices' partial sums meet in shared memory; the first slice's warps write the tile
         smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
 
