@@ -9,6 +9,8 @@ Method: 5 warm-up calls, then the median of 30 single calls timed with CUDA even
 256 MiB memset so that L2 starts cold.  Weight bandwidth = distinct experts touched x (weight + scale
 bytes per expert) / time; FLOP/s counts useful work only (2 x tokens x topk x N x K).  Every timed
 configuration is checked once against the torch reference and the error is printed beside its time.
+Beside each, a device-to-device copy moving the same bytes (half read, half written), timed the same way:
+the rate a transfer of that size reaches (a few MB do not reach the 1 GiB copy's rate).
 With --sweep (every tile variant of the artifacts), each case's --refine fastest variants are then timed
 --rounds more times, taking turns, and their time is the median of their runs: a tile search otherwise
 crowns whichever variant a slowdown of the device (most runs have some, lasting seconds) happened to spare.
@@ -82,8 +84,20 @@ def kernels_for(arts, shape, tokens, sweep, dtype):
             yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens, dtype=dtype)
             continue
         for e in arts.entries:
-            if e["shape"] == shape and e["stage"] == stage and e["tile_m"] == tm and e["dtype"] == dtype:
+            # (prefill: every token tile of the warpgroup kernels, 64 or 128, is a variant)
+            if e["shape"] == shape and e["stage"] == stage and e["dtype"] == dtype and (
+                    e["tile_m"] == tm or min(e["tile_m"], tm) >= 64):
                 yield stage, arts.load(e)
+
+
+def same_bytes_copy(nbytes, flush, cache={}):
+    """Time of a device-to-device copy moving `nbytes` (half read, half written), timed like a kernel: the
+    rate a transfer of this size reaches (small ones do not reach the 1 GiB copy's)."""
+    half = max(nbytes // 2, 1)
+    if half not in cache:
+        src, dst = torch.empty(half, dtype=torch.uint8, device="cuda"), torch.empty(half, dtype=torch.uint8, device="cuda")
+        cache[half] = timed(lambda: dst.copy_(src), flush)
+    return cache[half]
 
 
 def run(args):
@@ -133,6 +147,7 @@ def run(args):
                 err = rel_l2(out.float(), ref)
                 t = timed(call, flush)
                 bw = experts_touched * w_bytes / t
+                t_copy = same_bytes_copy(experts_touched * w_bytes, flush)
                 flops = 2 * tokens * k * N * K / t
                 row = dict(shape=shape, dtype=label, tokens=tokens, stage=stage, tile_m=kern.tile_m,
                            tile_n=kern.meta["tile_n"], tile_k=kern.meta["tile_k"], prefetch=kern.meta.get("prefetch", 0),
@@ -140,7 +155,8 @@ def run(args):
                            wgmma=kern.meta.get("wgmma", 0), raster=kern.meta.get("raster", 0),
                            tma=kern.meta.get("tma", 0), multicast=kern.meta.get("cluster_y", 0),
                            split_k=kern.meta.get("grid_z", 1), k_waves=kern.meta.get("k_waves", 1),
-                           us=t * 1e6, weight_gb_s=bw / 1e9,
+                           trim_m=kern.meta.get("trim_m", 0), us=t * 1e6, weight_gb_s=bw / 1e9,
+                           copy_same_us=t_copy * 1e6, of_same_copy=t_copy / t,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
                            mma_frac=flops / ceil[ceil_key], mma_ceiling=ceil_key[:-6], rel_l2=err, ok=err <= 1e-2,
                            experts_touched=experts_touched)
@@ -152,9 +168,11 @@ def run(args):
                       f"{' r%d' % row['raster'] if row['raster'] else ''}{' tma' if row['tma'] else ''}"
                       f"{' mc%d' % row['multicast'] if row['multicast'] else ''}"
                       f"{' sk%d' % row['split_k'] if row['split_k'] > 1 else ''}"
-                      f"{' kw%d' % row['k_waves'] if row['k_waves'] > 1 else ''}: "
+                      f"{' kw%d' % row['k_waves'] if row['k_waves'] > 1 else ''}"
+                      f"{' trim' if row['trim_m'] else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
-                      f"({row['bw_frac']:.3f} of copy)  {row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
+                      f"({row['bw_frac']:.3f} of copy, {row['of_same_copy']:.2f} of a {t_copy * 1e6:.1f} us same-bytes copy)  "
+                      f"{row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
                       f"rel_l2 {err:.2e}", flush=True)
             if args.sweep:
                 refine(calls, flush, args.refine, args.rounds)
@@ -176,11 +194,11 @@ def refine(calls, flush, n=REFINE, rounds=ROUNDS):
                 runs[id(row)].append(timed(call, flush) * 1e6)
         for row, _ in top:   # the rates scale with 1 / time
             faster = row["us"] / statistics.median(runs[id(row)])
-            row.update({k: row[k] * faster for k in ("weight_gb_s", "bw_frac", "tflops", "mma_frac")},
+            row.update({k: row[k] * faster for k in ("weight_gb_s", "bw_frac", "tflops", "mma_frac", "of_same_copy")},
                        us=row["us"] / faster, runs_us=runs[id(row)])
         print(f"  stage {stage} re-timed: " + ", ".join(
-            f"{r['tile_n']}x{r['tile_k']} w{r['waves']} pf{r['prefetch']} sk{r['split_k']} kw{r.get('k_waves', 1)} "
-            f"{r['us']:.1f} us"
+            f"{r['tile_n']}x{r['tile_k']} w{r['waves']} pf{r['prefetch']} sk{r['split_k']} kw{r.get('k_waves', 1)}"
+            f"{' trim' if r.get('trim_m') else ''} {r['us']:.1f} us"
             for r, _ in sorted(top, key=lambda rc: rc[0]["us"])), flush=True)
 
 
@@ -193,15 +211,18 @@ def write(out_dir, ceil, rows):
     lines = [f"Device: {dev}. Ceilings measured in the same run: copy {ceil['copy_bytes_per_s'] / 1e12:.2f} TB/s "
              f"(read + write), bf16 mm {ceil['bf16_flops'] / 1e12:.0f} TFLOP/s, fp8 _scaled_mm "
              f"{ceil['fp8_flops'] / 1e12:.0f} TFLOP/s.", "",
-             "| shape | dtype | tokens | stage | tile m x n x k | median us | weight GB/s | of copy | TFLOP/s | of MMA ceiling | rel L2 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| shape | dtype | tokens | stage | tile m x n x k | median us | weight GB/s | of copy | same-bytes copy us "
+             "(of it) | TFLOP/s | of MMA ceiling | rel L2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['shape']} | {r['dtype']} | {r['tokens']} | {r['stage']} | "
                      f"{r['tile_m']}x{r['tile_n']}x{r['tile_k']}{' wgmma' if r.get('wgmma') else ''}"
                      f"{' tma' if r.get('tma') else ''}{' multicast' if r.get('multicast') else ''}"
                      f"{' split %d' % r['split_k'] if r.get('split_k', 1) > 1 else ''}"
-                     f"{' k-waves %d' % r['k_waves'] if r.get('k_waves', 1) > 1 else ''} | "
-                     f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | {r['tflops']:.2f} | "
+                     f"{' k-waves %d' % r['k_waves'] if r.get('k_waves', 1) > 1 else ''}"
+                     f"{' trim' if r.get('trim_m') else ''} | "
+                     f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | "
+                     f"{r['copy_same_us']:.1f} ({r['of_same_copy']:.2f}) | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} ({r['mma_ceiling']}) | {r['rel_l2']:.1e} |")
     (out / "bench.md").write_text("\n".join(lines) + "\n")
     try:

@@ -33,7 +33,7 @@ def entries_from(bench: dict, target: str = "sm_90"):
                         experts=e, topk=k, tokens_max=b["tokens"], tile_m=b["tile_m"], tile_n=b["tile_n"],
                         tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
                         wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), k_waves=b.get("k_waves", 1),
-                        tma=b.get("tma", 0), raster=b.get("raster", 0),
+                        trim_m=b.get("trim_m", 0), tma=b.get("tma", 0), raster=b.get("raster", 0),
                         multicast=b.get("multicast", 0),
                         measured_us=round(b["us"], 1),
                         bw_frac=round(b["bw_frac"], 3)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +36,13 @@ K_WAVES_CASES = (("M", "int4_fp8", 1, 2, 0, 1), ("L", "int4_fp8", 2, 4, 2, 1), (
                  ("L", "int4_bf16", 2, 4, 0, 1), ("M", "fp8", 1, 4, 0, 1), ("L", "bf16", 2, 2, 2, 2),
                  ("M", "int4_fp8", 2, 2, 0, 2), ("DSV3_decode1", "int4_fp8", 1, 4, 0, 1),
                  ("DSV3_decode1", "int4_bf16", 2, 2, 0, 1))
+
+# (shape, dtype, stage, tile_m, prefetch, stages, split_k (0: none), k_waves (0: none)) of the runtime tests'
+# trimmed token tiles (trim_m): M's experts end in tiles of 1 .. tile_m rows (live MMA token tiles 1 .. 2 or 4)
+TRIM_CASES = (("M", "int4_fp8", 1, 16, 1, 0, 0, 0), ("M", "int4_fp8", 2, 16, 0, 0, 2, 0),
+              ("L", "int4_bf16", 1, 16, 2, 0, 0, 0), ("M", "int4_bf16", 2, 32, 1, 0, 0, 0),
+              ("DSV3_decode1", "int4_fp8", 2, 16, 1, 0, 0, 0), ("M", "int4", 1, 32, 0, 0, 0, 0),
+              ("M", "fp8", 2, 32, 1, 0, 0, 0), ("M", "int4_bf16", 1, 16, 1, 0, 0, 2), ("M", "int4_bf16", 2, 16, 0, 2, 0, 0))
 
 
 def runtime_suite(target: str):
@@ -87,21 +95,25 @@ def runtime_suite(target: str):
                                                # (a staged ring is the mma.sync kernel's: L's
                                                # tokens would pick the prefill kernel's 64)
                                                tile_m=16 if prefetch else 32 if name == "L" else None)))
+    def case(name, dtype, stage, **tiles):
+        """A bf16-output atomic-mode kernel of shape `name` (group 32 for int4 weights, else per row)."""
+        tokens, md2, inter2, e2, k2 = SHAPES[name]
+        return (name, KernelSpec(stage=stage, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
+                                 out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                 experts=e2, topk=k2, tokens_hint=tokens, tile_k=128, **tiles))
     # stage 2 with K split over 2 / 4 blocks (partial sums added by the atomics), direct and prefetched loads
     for name, dtype, split, prefetch in SPLIT_K_CASES:
-        tokens, md2, inter2, e2, k2 = SHAPES[name]
-        specs.append((name, KernelSpec(stage=2, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
-                                       out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
-                                       experts=e2, topk=k2, tokens_hint=tokens, tile_m=16, tile_k=128,
-                                       prefetch=prefetch, split_k=split)))
+        specs.append(case(name, dtype, 2, tile_m=16, prefetch=prefetch, split_k=split))
     # K split over groups of the block's warps too (k_waves; their sums added in shared memory), either
     # stage, with K splits over blocks, direct and prefetched loads
     for name, dtype, stage, kw, split, prefetch in K_WAVES_CASES:
-        tokens, md2, inter2, e2, k2 = SHAPES[name]
-        specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=32 if DTYPES[dtype].weight == "int4" else -1,
-                                       out_dtype="bf16", mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
-                                       experts=e2, topk=k2, tokens_hint=tokens, tile_m=16, tile_n=32, tile_k=128,
-                                       waves=2, prefetch=prefetch, split_k=split or None, k_waves=kw)))
+        specs.append(case(name, dtype, stage, tile_m=16, tile_n=32, waves=2, prefetch=prefetch,
+                          split_k=split or None, k_waves=kw))
+    # a block runs only the MMA token tiles up to its last real row (trim_m), every kind of K loop
+    for name, dtype, stage, tm, prefetch, stages, split, kw in TRIM_CASES:
+        specs.append(case(name, dtype, stage, tile_m=tm, prefetch=prefetch, stages=stages or None,
+                          split_k=split or None, k_waves=kw or None, trim_m=1,
+                          **({"tile_n": 32, "waves": 2} if kw else {})))
     # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
     # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
     # and a cp.async ring of weights and activations (S: K shorter than the ring)
@@ -198,8 +210,8 @@ FINALISTS = 4   # per case and earlier search: the variants a final search (fina
 
 
 def finalist_variants(results) -> set:
-    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma, k_waves) of the FINALISTS
-    fastest correct variants of each case in any of these search results (bench.json rows)."""
+    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma, k_waves, trim_m) of
+    the FINALISTS fastest correct variants of each case in any of these search results (bench.json rows)."""
     keep, cases = set(), {}
     for i, res in enumerate(results):
         for r in res["rows"]:
@@ -208,7 +220,8 @@ def finalist_variants(results) -> set:
     for rows in cases.values():
         for r in sorted(rows, key=lambda r: r["us"])[:FINALISTS]:
             keep.add((r["shape"], r["dtype"].rsplit("_", 1)[0], r["stage"], r["tile_m"], r["tile_n"], r["tile_k"],
-                      r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0), r.get("k_waves", 1)))
+                      r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0), r.get("k_waves", 1),
+                      r.get("trim_m", 0)))
     return keep
 
 
@@ -224,7 +237,7 @@ def best_tiles(rows):
             best[key] = r
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
                  tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
-                 split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), tma=v.get("tma", 0),
+                 split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), trim_m=v.get("trim_m", 0), tma=v.get("tma", 0),
                  raster=v.get("raster", 0),
                  multicast=v.get("multicast", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
@@ -256,14 +269,16 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
                         # decode, narrow tiles: K split over 2 or 4 groups of the block's warps too
                         kws = (None, 2, 4) if tm < 64 and tn <= 64 and pf in (1, 2) and get_target(target).warp_k_split \
                             else (None,)
-                        for sk, kw in ((sk, kw) for sk in splits for kw in kws):
+                        # decode, several MMA token tiles: blocks run only those up to their last real row too
+                        trims = (None, 1) if tm < 64 and tm >= 2 * get_target(target).mma[dtype].m else (None,)
+                        for sk, kw, tr in itertools.product(splits, kws, trims):
                             if finalists is not None and (name, dtype, stage, tm, tn, tk, waves, pf, st, sk or 1,
-                                                          tma or 0, kw or 1) not in finalists:
+                                                          tma or 0, kw or 1, tr or 0) not in finalists:
                                 continue
                             spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
                                               topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
-                                              stages=st, split_k=sk, tma=tma, k_waves=kw)
+                                              stages=st, split_k=sk, tma=tma, k_waves=kw, trim_m=tr)
                             specs.append((name, spec))
     return specs
 

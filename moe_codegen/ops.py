@@ -26,7 +26,8 @@ from .weight_layout import WEIGHT_BITS
 OPERAND_NAMES = ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_ids", "num_valid", "out")
 INT_ATTRS = ("stage", "group_size", "model_dim", "inter_dim", "experts", "topk")
 STR_ATTRS = ("dtype", "out_dtype", "mode", "target")
-PLAN_ATTRS = ("tile_m", "tile_n", "tile_k", "prefetch", "stages", "waves", "wgmma", "raster", "split_k", "k_waves", "tma", "multicast")
+PLAN_ATTRS = ("tile_m", "tile_n", "tile_k", "prefetch", "stages", "waves", "wgmma", "raster", "split_k", "k_waves",
+              "trim_m", "tma", "multicast")
 OUT_MLIR = {"bf16": "bf16", "f16": "f16", "f32": "f32"}
 
 

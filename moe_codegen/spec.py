@@ -142,6 +142,11 @@ class KernelSpec:
     # of the same columns, the partial sums meet in shared memory before the epilogue (more bytes in flight
     # per block where a decode layer has few blocks; any stage); None: the plan decides
     k_waves: Optional[int] = None
+    # 1: decode kernels of several MMA token tiles (tile_m a multiple of the MMA's rows) hold a K loop per
+    # count of live token tiles and each block runs the one up to its last real row (an expert with fewer
+    # rows than tile_m skips the empty tiles' MMAs and activation loads); 0: every block runs all of
+    # them; None: the plan decides (the tuned table's choice, else 0)
+    trim_m: Optional[int] = None
     # 1: the prefill kernel's weight tiles (both MMA operands in shared memory) arrive by the tensor
     # memory accelerator (sm_90 TMA: one thread's bulk copies per K tile, an mbarrier per ring slot)
     # instead of every thread's cp.async; 0: cp.async; None: the plan decides (TMA where the target has it)
@@ -203,6 +208,8 @@ class KernelSpec:
             raise MoeCodegenError(f"split_k must be 1 (no split) .. 16, got {self.split_k}")
         if self.k_waves not in (None, 1, 2, 4, 8):
             raise MoeCodegenError(f"k_waves must be 1, 2, 4 or 8, got {self.k_waves}")
+        if self.trim_m not in (None, 0, 1):
+            raise MoeCodegenError(f"trim_m must be 0 or 1, got {self.trim_m}")
         if self.tma not in (None, 0, 1):
             raise MoeCodegenError(f"tma must be 0 or 1, got {self.tma}")
         if self.multicast not in (None, 0, 2):

@@ -5,7 +5,7 @@ W4A_FP8, group 32); the whole-layer helper (stage 1 -> re-quantize -> stage 2) f
 """
 import pytest
 
-from moe_codegen.artifacts import K_WAVES_CASES, SHAPES, SPLIT_K_CASES
+from moe_codegen.artifacts import K_WAVES_CASES, SHAPES, SPLIT_K_CASES, TRIM_CASES
 from moe_codegen.runtime.selfcheck import run_layer_check, run_stage1, run_stage2, verdict
 from moe_codegen.spec import DTYPES
 
@@ -169,3 +169,18 @@ def test_k_waves(artifacts, shape, dtype, stage, kw, split, prefetch):
     assert k.meta["k_waves"] == kw and k.meta["block"] == 32 * 2 * kw
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} k_waves {kw} split_k {split} prefetch {prefetch}", out, ref, seed)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "empty_experts"])
+@pytest.mark.parametrize("shape,dtype,stage,tm,prefetch,stages,split,kw", TRIM_CASES)
+def test_trim_m(artifacts, shape, dtype, stage, tm, prefetch, stages, split, kw, kind):
+    """A block runs the K loop of its live MMA token tiles only (trim_m): the tiles up to its last real
+    row, so a tile whose later rows are all padding skips them; rows of a tile it ran must all be written
+    (a count too low leaves poisoned or missing rows), with K splits over blocks and warps and a weight
+    ring too."""
+    k = artifacts.find(shape=shape, stage=stage, dtype=dtype, tile_m=tm, trim_m=1, prefetch=prefetch,
+                       stages=stages or None, split_k=split or None, k_waves=kw or None)
+    assert k.meta["trim_m"] == 1 and k.tile_m == tm
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0], kind=kind)
+    check(f"{dtype} stage{stage} {shape} tile_m {tm} trim_m prefetch {prefetch} stages {stages} split_k {split} "
+          f"k_waves {kw} {kind}", out, ref, seed)

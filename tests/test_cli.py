@@ -56,6 +56,10 @@ def test_compile_prefill_multicast(tmp_path, capsys):
     (["compile", "--k-waves", "2", "--stage", "1", "--target", "gfx942", *S], "k_waves 2: the shared-memory sum"),
     (["compile", "--k-waves", "2", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
      "k_waves 2: the per-warp kernel"),
+    (["compile", "--trim-m", "1", "--stage", "1", "--target", "sm_90", *S, "--tokens", "8"],
+     "trim_m: tile_m 8 is one MMA token tile"),
+    (["compile", "--trim-m", "1", "--stage", "2", "--target", "sm_90", *S, "--tokens", "512"],
+     "trim_m: the warpgroup-MMA kernel"),
     (["compile", "--multicast", "2", "--tma", "0", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
      r"multicast 2: only the weights' bulk copies"),
 ])

@@ -238,3 +238,18 @@ def test_split_k_stage2(dtype, group, prefetch):
     assert compiled.launch["grid_z"] == 2
     ok, msg = run("M", 2, "gfx942", kernel=EmulatedKernel(compiled))
     assert ok, msg
+
+
+@pytest.mark.parametrize("stage,prefetch,kind", [(1, 0, "uniform"), (2, 1, "uniform"), (1, 1, "one_expert"),
+                                                 (2, 0, "empty_experts")])
+def test_trim_m(stage, prefetch, kind):
+    """trim_m: tile_m 32 is two MFMA token tiles of 16; a block whose rows 16 .. 31 are all padding runs the
+    K loop of the first tile alone.  M's experts end in tiles of 1 .. 32 rows, so both loops run; a block
+    that ran too few tiles leaves rows unwritten (poisoned) or sums missing."""
+    t, md, inter, e, k = SHAPES["M"]
+    spec = KernelSpec(stage=stage, target="gfx942", model_dim=md, inter_dim=inter, experts=e, topk=k, tokens_hint=t,
+                      group_size=32, dtype="int4_fp8", tile_m=32, tile_k=64, prefetch=prefetch, trim_m=1)
+    compiled = compile(spec, use_cache=False)
+    assert compiled.launch["trim_m"] == 1
+    ok, msg = run("M", stage, "gfx942", kernel=EmulatedKernel(compiled), kind=kind)
+    assert ok, msg

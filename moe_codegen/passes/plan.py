@@ -56,7 +56,7 @@ def acc_registers(stage, tile_m, tile_n, waves, atom, grouped):
 # (tma: entries measured before the weights' bulk copies existed used cp.async; raster: set by a block-order
 # search of the planned tile, else Target.raster_rows; multicast: off where the search did not choose it)
 TUNED_FIELDS = {"tile_n": None, "tile_k": None, "prefetch": 0, "stages": 0, "waves": None, "wgmma": None,
-                "split_k": 1, "k_waves": 1, "tma": 0, "raster": None, "multicast": 0}
+                "split_k": 1, "k_waves": 1, "trim_m": 0, "tma": 0, "raster": None, "multicast": 0}
 
 
 def tuned(spec):
@@ -258,6 +258,14 @@ def choose(spec):
         if lds > target.lds_limit:
             raise ValueError(f"k_waves {k_waves}: the partial sums need {lds} bytes of shared memory, over the "
                              f"{target.name} limit of {target.lds_limit}")
+    trim_m = spec.trim_m or 0
+    if trim_m:
+        if wgmma:
+            raise ValueError("trim_m: the warpgroup-MMA kernel's token tile is the N of one MMA; only the per-warp "
+                             "kernels hold several MMA token tiles to trim")
+        if tile_m < 2 * atom.m:
+            raise ValueError(f"trim_m: tile_m {tile_m} is one MMA token tile of {atom.m} rows ({atom.name}); "
+                             f"trimming needs two or more")
     # prefill: groups of Target.raster_rows sorted rows (a few token tiles) walk every column tile before
     # the next group, so the resident blocks share their tokens and weight tiles in L2 (H100 search:
     # docs/perf/raster_h100.md); decode tiles and targets without a measured group keep launch order
@@ -273,9 +281,8 @@ def choose(spec):
             raise ValueError(f"multicast {multicast}: the grouped block order must walk whole pairs of token "
                              f"tiles: raster must be a multiple of {multicast}, got {raster}")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
-                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, k_waves=k_waves, tma=tma,
-                multicast=multicast,
-                smem=lds), notes
+                stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, k_waves=k_waves, trim_m=trim_m,
+                tma=tma, multicast=multicast, smem=lds), notes
 
 
 REDUCE_BLOCK = 256

@@ -47,7 +47,7 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "tma", "multicast"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "trim_m", "tma", "multicast"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -90,6 +90,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     raster = plan.get("raster", 0)
     split = plan.get("split_k", 0) or 1
     kw = plan.get("k_waves", 0) or 1
+    trim = plan.get("trim_m", 0)
     tma = plan.get("tma", 0)
     multicast = plan.get("multicast", 0)
     W = target.wave_size
@@ -274,9 +275,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         return build(shape) if shape[0] else []
 
     w_shape = (tk // kc, len(subs), geo.pieces)            # load_tile's nesting
-    a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]) if a_rows else 0)  # load_a's
     s_shape = (n_groups, len(keys))                         # load_scales'
-    n_w, n_a = w_shape[0] * w_shape[1] * w_shape[2], a_shape[0] * a_shape[1] * a_shape[2] * a_shape[3]
+    n_w = w_shape[0] * w_shape[1] * w_shape[2]
 
     # staged weights: a ring of `stages` K tiles in shared memory, each lane copying (cp.async) and
     # later reading its own 16-byte pieces, so no barrier is needed; slot layout [stage][wave][piece][lane]
@@ -395,282 +395,314 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
 
     if staging and not stages:   # the first K tile into slot 0
         staging.store(staging.issue(e.c(0)), e.c(0))
-    zero = e.op(f"arith.constant dense<{'0' if run_t.endswith('i32>') else '0.0'}> : {run_t}")
-    n_acc = len(subs) if wgmma else m_reps * len(subs)
-    types = [run_t] * n_acc
-    iters = [f"%run{i} = {zero}" for i in range(n_acc)]
-    # split_k: block z sums K range [z, z + 1) * K / split (stage 2 adds its partial sums into the output)
-    # k_waves: the block's warps split K too; slice z * k_waves + kslice of split * k_waves
-    k_len = K // (split * kw)
-    if split * kw > 1:
-        z = e.op(f"arith.index_cast {e.op('gpu.block_id z')} : index to i32") if split > 1 else None
-        k_slice = kslice if z is None else e.add(e.mulc(z, kw), kslice) if kw > 1 else z
-        k_begin = e.mulc(k_slice, k_len)
-        k_last = e.addc(k_begin, k_len - tk)   # the split's last K tile
-    else:
-        k_begin, k_last = e.c(0), e.c(K - tk)
-    # the loads a tile ahead (prefetch 1: all; 2: the weights, the DRAM stream; 3: the activations, L1 /
-    # L2 hits whose latency the loop would otherwise wait for), in the order they travel
-    carry = dict(w=prefetch in (1, 2), a=prefetch in (1, 3) and not wgmma, s=prefetch == 1)
-    loaders = dict(w=load_tile, a=load_a, s=load_scales)
-    shapes = dict(w=w_shape, a=a_shape, s=s_shape)
-    counts = dict(w=n_w, a=n_a, s=s_shape[0] * s_shape[1])
-    value_t = dict(w=piece_t, a=a_load_t, s="vector<2xbf16>")
-
-    def ahead_loads(k0):
-        return flat([loaders[c](k0) for c in "was" if carry[c]])
-    if prefetch and not ss:   # software pipeline: the loop carries those loads, issued one tile ahead
-        first = ahead_loads(k_begin)
-        e.line('"moe.issue_loads"() : () -> ()')   # ... here, not at their use in the loop
-        types += [value_t[c] for c in "was" if carry[c] for _ in range(counts[c])]
-        iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
-    # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
-    kt = "%kt" if split * kw == 1 else "%kt_split"
-    results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(k_len)} step {e.c(tk)} "
-                      f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
-    e.depth += 1
-    if split * kw > 1:
-        kt = e.add(kt, k_begin)
-    running = [f"%run{i}" for i in range(n_acc)]
-    if ss:   # wait for this tile, publish it, refill the slot of two tiles ago, issue this tile's MMAs
-        i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
-        e.line(f'"moe.async_wait"() {{pending = {stages - 3} : i64}} : () -> ()')
-        e.line('"moe.async_proxy_fence"() : () -> ()')
-        e.line("gpu.barrier")
-        ahead = e.addc(kt, (stages - 2) * tk)
-        ahead_k = e.op(f"arith.minsi {ahead}, {last} : i32")
-        ahead_slot = e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
-        ahead_live = e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None
-        issue_ss(ahead_k, ahead_slot, ahead_live)
-        slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
-        if tma:   # this tile's weights: fill number i / stages of its slot
-            wtiles.wait(slot, e.op(f"arith.remui {e.op(f'arith.divui {i}, {e.c(stages)} : i32')}, {e.c(2)} : i32"))
-        n_k = tk // atom.k                  # MMAs per column tile and K tile
-        kch = atom.k * ACT_BYTES[atom.elem] // 16   # 16-byte K chunks per MMA
-        tdesc = [ttiles.desc(slot, j * kch) for j in range(n_k)]
-        issued = []
-        wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")   # this warpgroup
-        for si in range(len(subs)):
-            wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
-            issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
-                ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
-        if pair is not None:   # a sharing pair's refill, behind this tile's MMAs (it may wait for the partner)
-            issue_shared(ahead_k, ahead_slot, ahead_live, e.addc(i, stages - 2))
-        # the MMAs of this K tile stay in flight; the previous tile's are finished
-        running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
-        if pair is not None:   # this warp is done with the slot of the previous tile (none before tile 0)
-            lane0 = e.op(f"arith.cmpi eq, {lane}, {e.c(0)} : i32")
-            past0 = e.op(f"arith.cmpi ugt, {i}, {e.c(0)} : i32")
-            releasing = e.op(f"arith.andi {lane0}, {past0} : i1")
-            e.line(f"scf.if {e.op(f'arith.andi {releasing}, {pair} : i1')} {{")
+    # trim_m: the K loop and epilogue are emitted once per count of live MMA token tiles (m tiles up to the
+    # tile's last real row), and the block runs the one its rows need: an expert with rows for one m tile
+    # of two (half the experts at 64 tokens over 64) skips the other's MMAs and activation loads
+    def acc_count(m):   # running sums of a block with m live token tiles (a wgmma one holds every token)
+        return len(subs) if wgmma else m * len(subs)
+    full_m = m_reps
+    red_bytes = partial_sum_bytes(kw, waves, W, acc_count(full_m) * 4)   # (running sums of 4 elements)
+    m_counts = list(range(full_m, 0, -1)) if trim else [full_m]
+    if trim:
+        m_live = e.c(1)
+        for m in range(1, full_m):
+            rows_live = [row_info(e.addc(row0, m * atom.m + r))[2] for r in range(atom.m)]
+            any_live = rows_live[0]
+            for v in rows_live[1:]:
+                any_live = e.op(f"arith.ori {any_live}, {v} : i1")
+            m_live = e.op(f"arith.select {any_live}, {e.c(m + 1)}, {m_live} : i32")
+        m_live = e.generic("moe.uniform", [m_live], [i32], i32)
+    for m_reps in m_counts:
+        if m_reps != m_counts[-1]:
+            e.line(f"scf.if {e.op(f'arith.cmpi sge, {m_live}, {e.c(m_reps)} : i32')} {{")
             e.depth += 1
-            wtiles.release(e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"), stages)
-            e.depth -= 1
-            e.line("}")
-        carried = []
-    else:
-        steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
-        steps_b = [[] for _ in subs]
-        if prefetch:   # the last iteration reloads its own tile rather than read past the expert
-            nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {k_last} : i32")
-            pf = iter(f"%pf{j}" for j in range(len(types) - n_acc))
-            # this tile's loads that were not issued a tile ahead come first (the weights: the longest wait)
-            tile, a_tile, s_tile = (unflat([next(pf) for _ in range(counts[c])], shapes[c]) if carry[c]
-                                    else None if c == "a" and wgmma else loaders[c](kt) for c in "was")
-            carried = ahead_loads(nxt)
-            e.line('"moe.issue_loads"() : () -> ()')
-        elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
-            i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
-            ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
-            issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
-            e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
-            ring = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
-            tile, carried = read_tile(ring), []
-            a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
-            if wgmma:   # this tile's activations from the ring into the MMA slot (the barrier is inside)
-                slot = e.op(f"arith.remui {i}, {e.c(2)} : i32")
-                staging.permute(ring, slot)
+        a_shape = (tk // kc, geo.steps, m_reps, len(a_rows[0]) if a_rows else 0)  # load_a's
+        n_a = a_shape[0] * a_shape[1] * a_shape[2] * a_shape[3]
+        zero = e.op(f"arith.constant dense<{'0' if run_t.endswith('i32>') else '0.0'}> : {run_t}")
+        n_acc = acc_count(m_reps)
+        types = [run_t] * n_acc
+        iters = [f"%run{i} = {zero}" for i in range(n_acc)]
+        # split_k: block z sums K range [z, z + 1) * K / split (stage 2 adds its partial sums into the output)
+        # k_waves: the block's warps split K too; slice z * k_waves + kslice of split * k_waves
+        k_len = K // (split * kw)
+        if split * kw > 1:
+            z = e.op(f"arith.index_cast {e.op('gpu.block_id z')} : index to i32") if split > 1 else None
+            k_slice = kslice if z is None else e.add(e.mulc(z, kw), kslice) if kw > 1 else z
+            k_begin = e.mulc(k_slice, k_len)
+            k_last = e.addc(k_begin, k_len - tk)   # the split's last K tile
         else:
-            tile, carried = load_tile(kt), []
-            a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
-        if wgmma and not stages:   # the next K tile's activations: loaded now, stored to the other slot after the MMAs
-            slot = e.op(f"arith.remui {e.op(f'arith.divui {kt}, {e.c(tk)} : i32')}, {e.c(2)} : i32")
-            staged_next = staging.issue(e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32"))
-        step_t = f"vector<{step_words}xi32>"
+            k_begin, k_last = e.c(0), e.c(K - tk)
+        # the loads a tile ahead (prefetch 1: all; 2: the weights, the DRAM stream; 3: the activations, L1 /
+        # L2 hits whose latency the loop would otherwise wait for), in the order they travel
+        carry = dict(w=prefetch in (1, 2), a=prefetch in (1, 3) and not wgmma, s=prefetch == 1)
+        loaders = dict(w=load_tile, a=load_a, s=load_scales)
+        shapes = dict(w=w_shape, a=a_shape, s=s_shape)
+        counts = dict(w=n_w, a=n_a, s=s_shape[0] * s_shape[1])
+        value_t = dict(w=piece_t, a=a_load_t, s="vector<2xbf16>")
 
-        def step_weights(piece, w0):
-            """The lane's weight data of one K32 step (words w0 * step_words .. of a piece) as the MMA's
-            element type: unpacked (int4, one word per weight column of the lane), converted (fp8 on an
-            f16 MMA), or as stored."""
-            if step_words == piece_words and not (int4 or convert_b):   # the piece is this step's data
-                return piece if b_data_t == piece_t else e.op(f"llvm.bitcast {piece} : {piece_t} to {b_data_t}")
-            ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
-            if int4:
-                cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
-                                  f'to = "{atom.elem}", scheme = "{unpack_scheme(geo.scheme, atom.elem)}"')
-                        for w_ in ws]
-                return cols[0] if len(cols) == 1 else cols
-            vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
-            if convert_b:
-                return e.generic("moe.cvt_fp8_f16", [vec], [step_t], b_data_t)
-            return vec if b_data_t == step_t else e.op(f"llvm.bitcast {vec} : {step_t} to {b_data_t}")
-
-        for kk in range(tk // kc):
-            pieces = tile[kk]
-            for h in range(geo.steps):
-                if wgmma:
-                    steps_a[0] += staging.descriptors(slot, kk * geo.steps + h)
-                for m in range(m_reps if not wgmma else 0):
-                    loads = a_tile[kk][h][m]
-                    if convert_a:   # once per row and step, shared by every weight column of the tile
-                        loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
-                    steps_a[m] += lay.a_operands(e, loads, n_mma)
-                p, w0 = divmod(h, geo.steps_per_piece)
-                for si, sub_pieces in enumerate(pieces):
-                    steps_b[si] += lay.b_operands(e, step_weights(sub_pieces[p], w0), n_mma)
-        n_steps = tk // 32 * n_mma
-        if grouped:
-            gsteps = G // 32 * n_mma
-            for j0 in range(0, n_steps, gsteps):
-                pairs = {}
-                for si, s in enumerate(subs):
-                    key = (s["b"], s["gu"])
-                    if key not in pairs:
-                        raw = s_tile[j0 // gsteps][keys.index(key)]
-                        pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
-                    svec = lay.scale_vec(e, pairs[key], s["r"], "vector<4xf32>")
-                    if wgmma:   # the same 4-element pattern for every 8 tokens
-                        x4 = [e.op(f"vector.extract {svec}[{i}] : f32 from vector<4xf32>") for i in range(4)]
-                        svec = e.op(f"vector.from_elements {', '.join(x4 * m_reps)} : {run_t}")
-                    for m in range(1 if wgmma else m_reps):
-                        idx = acc_index(m, s["b"], s["gu"], s["r"])
-                        running[idx] = e.generic(
-                            "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
-                            [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
-                            f'atom = "{atom.name}", steps = {gsteps} : i64')
-        elif wgmma:   # per-row scales: one MMA chain per K tile onto the running sum
-            for si in range(len(subs)):
-                issued = e.generic("moe.wgmma", steps_a[0] + steps_b[si] + [running[si]],
-                                   [atom.a_type] * n_steps + [atom.b_type] * n_steps + [run_t], run_t,
-                                   f'atom = "{atom.name}", steps = {n_steps} : i64')
-                running[si] = e.generic("moe.wgmma_wait", [issued], [run_t], run_t, "pending = 0 : i64")
-        else:
-            for j in range(n_steps):
-                for si, s in enumerate(subs):
-                    for m in range(m_reps):
-                        idx = acc_index(m, s["b"], s["gu"], s["r"])
-                        running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
-                                                 [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
-        if wgmma and not stages:
-            staging.store(staged_next, e.op(f"arith.subi {e.c(1)}, {slot} : i32"))
-    e.line(f"scf.yield {', '.join(running + carried)} : {', '.join(types)}")
-    e.depth -= 1
-    e.line("}")
-    accs = list(results[:n_acc])
-    red_bytes = partial_sum_bytes(kw, waves, W, n_acc * 4)   # (n_acc running sums of 4 elements)
-    if kw > 1:   # the K slices' partial sums meet in shared memory; the first slice's warps write the tile
-        smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
-
-        def partial(ks, i):   # slot of slice ks > 0, wave, accumulator i, lane: 16 bytes
-            off = e.add(e.mulc(e.addc(e.mulc(e.addc(ks, -1), waves * n_acc), i), W * 16), e.mulc(lane, 16))
-            off = e.add(off, e.mulc(wave, n_acc * W * 16))
-            return e.op(f"llvm.getelementptr {smem}[{off}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
-        e.line(f"scf.if {e.op(f'arith.cmpi ugt, {kslice}, {e.c(0)} : i32')} {{")
+        def ahead_loads(k0):
+            return flat([loaders[c](k0) for c in "was" if carry[c]])
+        if prefetch and not ss:   # software pipeline: the loop carries those loads, issued one tile ahead
+            first = ahead_loads(k_begin)
+            e.line('"moe.issue_loads"() : () -> ()')   # ... here, not at their use in the loop
+            types += [value_t[c] for c in "was" if carry[c] for _ in range(counts[c])]
+            iters += [f"%pf{j} = {v}" for j, v in enumerate(first)]
+        # a split's loop counts from 0 (bounds uniform over the grid) and offsets its K by k_begin
+        kt = "%kt" if split * kw == 1 else "%kt_split"
+        results = e.multi(f"scf.for {kt} = {e.c(0)} to {e.c(k_len)} step {e.c(tk)} "
+                          f"iter_args({', '.join(iters)}) -> ({', '.join(types)}) : i32 {{", len(types), "acc")
         e.depth += 1
-        for i, a in enumerate(accs):
-            e.line(f"llvm.store {a}, {partial(kslice, i)} {{alignment = 16 : i64}} : {run_t}, !llvm.ptr<3>")
+        if split * kw > 1:
+            kt = e.add(kt, k_begin)
+        running = [f"%run{i}" for i in range(n_acc)]
+        if ss:   # wait for this tile, publish it, refill the slot of two tiles ago, issue this tile's MMAs
+            i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
+            e.line(f'"moe.async_wait"() {{pending = {stages - 3} : i64}} : () -> ()')
+            e.line('"moe.async_proxy_fence"() : () -> ()')
+            e.line("gpu.barrier")
+            ahead = e.addc(kt, (stages - 2) * tk)
+            ahead_k = e.op(f"arith.minsi {ahead}, {last} : i32")
+            ahead_slot = e.op(f"arith.remui {e.addc(i, stages - 2)}, {e.c(stages)} : i32")
+            ahead_live = e.op(f"arith.cmpi slt, {ahead}, {e.c(K)} : i32") if tma else None
+            issue_ss(ahead_k, ahead_slot, ahead_live)
+            slot = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+            if tma:   # this tile's weights: fill number i / stages of its slot
+                wtiles.wait(slot, e.op(f"arith.remui {e.op(f'arith.divui {i}, {e.c(stages)} : i32')}, {e.c(2)} : i32"))
+            n_k = tk // atom.k                  # MMAs per column tile and K tile
+            kch = atom.k * ACT_BYTES[atom.elem] // 16   # 16-byte K chunks per MMA
+            tdesc = [ttiles.desc(slot, j * kch) for j in range(n_k)]
+            issued = []
+            wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")   # this warpgroup
+            for si in range(len(subs)):
+                wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
+                issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
+                    ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
+            if pair is not None:   # a sharing pair's refill, behind this tile's MMAs (it may wait for the partner)
+                issue_shared(ahead_k, ahead_slot, ahead_live, e.addc(i, stages - 2))
+            # the MMAs of this K tile stay in flight; the previous tile's are finished
+            running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
+            if pair is not None:   # this warp is done with the slot of the previous tile (none before tile 0)
+                lane0 = e.op(f"arith.cmpi eq, {lane}, {e.c(0)} : i32")
+                past0 = e.op(f"arith.cmpi ugt, {i}, {e.c(0)} : i32")
+                releasing = e.op(f"arith.andi {lane0}, {past0} : i1")
+                e.line(f"scf.if {e.op(f'arith.andi {releasing}, {pair} : i1')} {{")
+                e.depth += 1
+                wtiles.release(e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"), stages)
+                e.depth -= 1
+                e.line("}")
+            carried = []
+        else:
+            steps_a = [[] for _ in range(m_reps)]  # per m tile: A operand of each MMA, K32 steps in order
+            steps_b = [[] for _ in subs]
+            if prefetch:   # the last iteration reloads its own tile rather than read past the expert
+                nxt = e.op(f"arith.minsi {e.addc(kt, tk)}, {k_last} : i32")
+                pf = iter(f"%pf{j}" for j in range(len(types) - n_acc))
+                # this tile's loads that were not issued a tile ahead come first (the weights: the longest wait)
+                tile, a_tile, s_tile = (unflat([next(pf) for _ in range(counts[c])], shapes[c]) if carry[c]
+                                        else None if c == "a" and wgmma else loaders[c](kt) for c in "was")
+                carried = ahead_loads(nxt)
+                e.line('"moe.issue_loads"() : () -> ()')
+            elif stages:   # copy the tile stages - 1 ahead into the slot read last iteration, wait for this one
+                i = e.op(f"arith.divui {kt}, {e.c(tk)} : i32")
+                ahead = e.op(f"arith.minsi {e.addc(kt, (stages - 1) * tk)}, {last} : i32")
+                issue_tile(ahead, e.op(f"arith.remui {e.addc(i, stages - 1)}, {e.c(stages)} : i32"))
+                e.line(f'"moe.async_wait"() {{pending = {stages - 1} : i64}} : () -> ()')
+                ring = e.op(f"arith.remui {i}, {e.c(stages)} : i32")
+                tile, carried = read_tile(ring), []
+                a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+                if wgmma:   # this tile's activations from the ring into the MMA slot (the barrier is inside)
+                    slot = e.op(f"arith.remui {i}, {e.c(2)} : i32")
+                    staging.permute(ring, slot)
+            else:
+                tile, carried = load_tile(kt), []
+                a_tile, s_tile = None if wgmma else load_a(kt), load_scales(kt)
+            if wgmma and not stages:   # the next K tile's activations: loaded now, stored to the other slot after the MMAs
+                slot = e.op(f"arith.remui {e.op(f'arith.divui {kt}, {e.c(tk)} : i32')}, {e.c(2)} : i32")
+                staged_next = staging.issue(e.op(f"arith.minsi {e.addc(kt, tk)}, {e.c(K - tk)} : i32"))
+            step_t = f"vector<{step_words}xi32>"
+
+            def step_weights(piece, w0):
+                """The lane's weight data of one K32 step (words w0 * step_words .. of a piece) as the MMA's
+                element type: unpacked (int4, one word per weight column of the lane), converted (fp8 on an
+                f16 MMA), or as stored."""
+                if step_words == piece_words and not (int4 or convert_b):   # the piece is this step's data
+                    return piece if b_data_t == piece_t else e.op(f"llvm.bitcast {piece} : {piece_t} to {b_data_t}")
+                ws = [e.op(f"vector.extract {piece}[{w0 * step_words + j}] : i32 from {piece_t}") for j in range(step_words)]
+                if int4:
+                    cols = [e.generic("moe.unpack_int4", [w_], [i32], b_data_t,
+                                      f'to = "{atom.elem}", scheme = "{unpack_scheme(geo.scheme, atom.elem)}"')
+                            for w_ in ws]
+                    return cols[0] if len(cols) == 1 else cols
+                vec = e.op(f"vector.from_elements {', '.join(ws)} : {step_t}")
+                if convert_b:
+                    return e.generic("moe.cvt_fp8_f16", [vec], [step_t], b_data_t)
+                return vec if b_data_t == step_t else e.op(f"llvm.bitcast {vec} : {step_t} to {b_data_t}")
+
+            for kk in range(tk // kc):
+                pieces = tile[kk]
+                for h in range(geo.steps):
+                    if wgmma:
+                        steps_a[0] += staging.descriptors(slot, kk * geo.steps + h)
+                    for m in range(m_reps if not wgmma else 0):
+                        loads = a_tile[kk][h][m]
+                        if convert_a:   # once per row and step, shared by every weight column of the tile
+                            loads = [e.generic("moe.cvt_fp8_f16", [v], [a_load_t], b_data_t) for v in loads]
+                        steps_a[m] += lay.a_operands(e, loads, n_mma)
+                    p, w0 = divmod(h, geo.steps_per_piece)
+                    for si, sub_pieces in enumerate(pieces):
+                        steps_b[si] += lay.b_operands(e, step_weights(sub_pieces[p], w0), n_mma)
+            n_steps = tk // 32 * n_mma
+            if grouped:
+                gsteps = G // 32 * n_mma
+                for j0 in range(0, n_steps, gsteps):
+                    pairs = {}
+                    for si, s in enumerate(subs):
+                        key = (s["b"], s["gu"])
+                        if key not in pairs:
+                            raw = s_tile[j0 // gsteps][keys.index(key)]
+                            pairs[key] = e.op(f"arith.extf {raw} : vector<2xbf16> to {F32X2}")
+                        svec = lay.scale_vec(e, pairs[key], s["r"], "vector<4xf32>")
+                        if wgmma:   # the same 4-element pattern for every 8 tokens
+                            x4 = [e.op(f"vector.extract {svec}[{i}] : f32 from vector<4xf32>") for i in range(4)]
+                            svec = e.op(f"vector.from_elements {', '.join(x4 * m_reps)} : {run_t}")
+                        for m in range(1 if wgmma else m_reps):
+                            idx = acc_index(m, s["b"], s["gu"], s["r"])
+                            running[idx] = e.generic(
+                                "moe.group_mma", steps_a[m][j0:j0 + gsteps] + steps_b[si][j0:j0 + gsteps] + [running[idx], svec],
+                                [atom.a_type] * gsteps + [atom.b_type] * gsteps + [run_t, run_t], run_t,
+                                f'atom = "{atom.name}", steps = {gsteps} : i64')
+            elif wgmma:   # per-row scales: one MMA chain per K tile onto the running sum
+                for si in range(len(subs)):
+                    issued = e.generic("moe.wgmma", steps_a[0] + steps_b[si] + [running[si]],
+                                       [atom.a_type] * n_steps + [atom.b_type] * n_steps + [run_t], run_t,
+                                       f'atom = "{atom.name}", steps = {n_steps} : i64')
+                    running[si] = e.generic("moe.wgmma_wait", [issued], [run_t], run_t, "pending = 0 : i64")
+            else:
+                for j in range(n_steps):
+                    for si, s in enumerate(subs):
+                        for m in range(m_reps):
+                            idx = acc_index(m, s["b"], s["gu"], s["r"])
+                            running[idx] = e.generic("moe.mma", [steps_a[m][j], steps_b[si][j], running[idx]],
+                                                     [atom.a_type, atom.b_type, acc_t], acc_t, f'atom = "{atom.name}"')
+            if wgmma and not stages:
+                staging.store(staged_next, e.op(f"arith.subi {e.c(1)}, {slot} : i32"))
+        e.line(f"scf.yield {', '.join(running + carried)} : {', '.join(types)}")
         e.depth -= 1
         e.line("}")
-        e.line("gpu.barrier")
-        e.line(f"scf.if {e.op(f'arith.cmpi eq, {kslice}, {e.c(0)} : i32')} {{")
-        e.depth += 1
-        add = "arith.addi" if run_t.endswith("i32>") else "arith.addf"
-        for ks in range(1, kw):
-            for i in range(n_acc):
-                v = e.op(f"llvm.load {partial(e.c(ks), i)} {{alignment = 16 : i64}} : !llvm.ptr<3> -> {run_t}")
-                accs[i] = e.op(f"{add} {accs[i]}, {v} : {run_t}")
-    if pair is not None:   # no block leaves while its partner may still copy or arrive into it
-        cluster_sync(pair, "moe.cluster_arrive", "moe.cluster_wait")
-    if ss:   # the last tile's MMAs
-        accs = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, "pending = 0 : i64") for v in accs]
-    f32_t = "vector<4xf32>"
-    if wgmma:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
-        accs = [e.op(f"vector.extract_strided_slice {a} {{offsets = [{4 * m}], sizes = [4], strides = [1]}} "
-                     f": {run_t} to {f32_t}") for m in range(m_reps) for a in accs]
-    if run_t.endswith("i32>"):   # integer MMA sums (per-row scaling): exact in i32, converted once
-        accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
+        accs = list(results[:n_acc])
+        if kw > 1:   # the K slices' partial sums meet in shared memory; the first slice's warps write the tile
+            smem = e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")
 
-    if tma:   # the weights' rows in natural column order (moe_codegen/tma.py): MMA rows g, g + 8 are columns
-        # g, g + 8; a lane swaps one token with the lane of the neighbouring column (g ^ 1: lane ^ 4), so that
-        # it holds one token (2t + g % 2) of two column pairs (2 (g // 2) + 0 / 1, and 8 further)
-        g = parts["g"]
-        odd = e.op(f"arith.cmpi ne, {e.op(f'arith.andi {g}, {e.c(1)} : i32')}, {e.c(0)} : i32")
-        cbase = e.mulc(e.op(f"arith.divui {g}, {e.c(2)} : i32"), 2)
-        swapped = []
-        for a in accs:
-            c = [e.op(f"vector.extract {a}[{i}] : f32 from {f32_t}") for i in range(4)]
-            got = [e.multi(f"gpu.shuffle xor {e.op(f'arith.select {odd}, {c[lo]}, {c[lo + 1]} : f32')}, {e.c(4)}, "
-                           f"{e.c(W)} : f32", 2)[0] for lo in (0, 2)]
-            sel = [e.op(f"arith.select {odd}, {x}, {y} : f32") for x, y in
-                   ((got[0], c[0]), (c[1], got[0]), (got[1], c[2]), (c[3], got[1]))]
-            swapped.append(e.op(f"vector.from_elements {', '.join(sel)} : {f32_t}"))
-        accs = swapped
-    if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
-        for s in subs:
-            if tma:   # the lane's two column pairs (see above)
-                col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks),
-                                    s["gu"] * inter), cbase)
-                pairs = [load(sw_e, e.mulc(e.addc(col0, h), 4), true, F32X2) for h in (0, 8)]
-                x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
-                svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
-            else:
-                svec = lay.scale_vec(e, load(sw_e, e.mulc(s["scol"], 4), true, F32X2), s["r"], f32_t)
-            for m in range(m_reps):
-                idx = acc_index(m, s["b"], s["gu"], s["r"])
-                accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")
+            def partial(ks, i):   # slot of slice ks > 0, wave, accumulator i, lane: 16 bytes
+                off = e.add(e.mulc(e.addc(e.mulc(e.addc(ks, -1), waves * n_acc), i), W * 16), e.mulc(lane, 16))
+                off = e.add(off, e.mulc(wave, n_acc * W * 16))
+                return e.op(f"llvm.getelementptr {smem}[{off}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+            e.line(f"scf.if {e.op(f'arith.cmpi ugt, {kslice}, {e.c(0)} : i32')} {{")
+            e.depth += 1
+            for i, a in enumerate(accs):
+                e.line(f"llvm.store {a}, {partial(kslice, i)} {{alignment = 16 : i64}} : {run_t}, !llvm.ptr<3>")
+            e.depth -= 1
+            e.line("}")
+            e.line("gpu.barrier")
+            e.line(f"scf.if {e.op(f'arith.cmpi eq, {kslice}, {e.c(0)} : i32')} {{")
+            e.depth += 1
+            add = "arith.addi" if run_t.endswith("i32>") else "arith.addf"
+            for ks in range(1, kw):
+                for i in range(n_acc):
+                    v = e.op(f"llvm.load {partial(e.c(ks), i)} {{alignment = 16 : i64}} : !llvm.ptr<3> -> {run_t}")
+                    accs[i] = e.op(f"{add} {accs[i]}, {v} : {run_t}")
+        if pair is not None:   # no block leaves while its partner may still copy or arrive into it
+            cluster_sync(pair, "moe.cluster_arrive", "moe.cluster_wait")
+        if ss:   # the last tile's MMAs
+            accs = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, "pending = 0 : i64") for v in accs]
+        f32_t = "vector<4xf32>"
+        if wgmma:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
+            accs = [e.op(f"vector.extract_strided_slice {a} {{offsets = [{4 * m}], sizes = [4], strides = [1]}} "
+                         f": {run_t} to {f32_t}") for m in range(m_reps) for a in accs]
+        if run_t.endswith("i32>"):   # integer MMA sums (per-row scaling): exact in i32, converted once
+            accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
 
-    # every (row, column pair) a lane writes: its row bookkeeping and its values
-    with_weight = (spec.stage == 1) == spec.doweight_stage1
-    row_ops, values = [], []
-    if tma:   # per column pair: its first column, block and elements (one token row per lane, see above)
-        col_slots = [(e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, b, blocks), h), cbase), b,
-                      ((0, h // 4), (0, h // 4 + 1))) for b in range(blocks) for h in (0, 8)]
-        c_slots = [(e.add(e.mulc(parts["t"], 2), e.op(f"arith.extui {odd} : i1 to i32")), None)]
-    else:
-        col_slots = [(e.add(e.addc(n0, lay.block_cols * b), pair_col), b, None) for b in range(blocks)]
-        c_slots = lay.c_rows(e, parts)
-    cols = [c for c, _, _ in col_slots]
-    for m in range(m_reps):
-        for r_in_tile, elem_pairs in c_slots:
-            row = e.add(row0, e.addc(r_in_tile, m * atom.m))
-            tok, slot, valid = row_info(row)
-            ts = e.add(e.mulc(tok, topk), slot)
-            if spec.stage == 1:
-                sx_row = slot_major(tok, slot) if info.slot_major else tok
-                out_row = e.mulc(ts, inter)
-            else:
-                sx_row = ts
-                out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
-            if info.act_scaled:
-                sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
-                if row_factor != 1.0:
-                    sx = e.op(f"arith.mulf {sx}, {e.c(repr(row_factor), 'f32')} : f32")
-            else:   # 16-bit activations carry no scale
-                sx = e.c("1.0", "f32")
-            weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
-            row_ops += [out_row, valid, sx, weight]
-            for _, b, els in col_slots:
-                for gu in range(gu_count):
-                    for t_r, el in els or elem_pairs[0]:
-                        acc = accs[acc_index(m, b, gu, t_r)]
-                        values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {f32_t}"))
-    n_rows = len(row_ops) // 4
-    operands = ["%out"] + row_ops + cols + values
-    types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) + ["f32"] * len(values)
-    e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
-           f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
-           f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
-    for _ in range(3 if kw > 1 else 2):
+        if tma:   # the weights' rows in natural column order (moe_codegen/tma.py): MMA rows g, g + 8 are columns
+            # g, g + 8; a lane swaps one token with the lane of the neighbouring column (g ^ 1: lane ^ 4), so that
+            # it holds one token (2t + g % 2) of two column pairs (2 (g // 2) + 0 / 1, and 8 further)
+            g = parts["g"]
+            odd = e.op(f"arith.cmpi ne, {e.op(f'arith.andi {g}, {e.c(1)} : i32')}, {e.c(0)} : i32")
+            cbase = e.mulc(e.op(f"arith.divui {g}, {e.c(2)} : i32"), 2)
+            swapped = []
+            for a in accs:
+                c = [e.op(f"vector.extract {a}[{i}] : f32 from {f32_t}") for i in range(4)]
+                got = [e.multi(f"gpu.shuffle xor {e.op(f'arith.select {odd}, {c[lo]}, {c[lo + 1]} : f32')}, {e.c(4)}, "
+                               f"{e.c(W)} : f32", 2)[0] for lo in (0, 2)]
+                sel = [e.op(f"arith.select {odd}, {x}, {y} : f32") for x, y in
+                       ((got[0], c[0]), (c[1], got[0]), (got[1], c[2]), (c[3], got[1]))]
+                swapped.append(e.op(f"vector.from_elements {', '.join(sel)} : {f32_t}"))
+            accs = swapped
+        if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
+            for s in subs:
+                if tma:   # the lane's two column pairs (see above)
+                    col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks),
+                                        s["gu"] * inter), cbase)
+                    pairs = [load(sw_e, e.mulc(e.addc(col0, h), 4), true, F32X2) for h in (0, 8)]
+                    x4 = [e.op(f"vector.extract {p_}[{i}] : f32 from {F32X2}") for p_ in pairs for i in range(2)]
+                    svec = e.op(f"vector.from_elements {', '.join(x4)} : {f32_t}")
+                else:
+                    svec = lay.scale_vec(e, load(sw_e, e.mulc(s["scol"], 4), true, F32X2), s["r"], f32_t)
+                for m in range(m_reps):
+                    idx = acc_index(m, s["b"], s["gu"], s["r"])
+                    accs[idx] = e.op(f"arith.mulf {accs[idx]}, {svec} : {f32_t}")
+
+        # every (row, column pair) a lane writes: its row bookkeeping and its values
+        with_weight = (spec.stage == 1) == spec.doweight_stage1
+        row_ops, values = [], []
+        if tma:   # per column pair: its first column, block and elements (one token row per lane, see above)
+            col_slots = [(e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, b, blocks), h), cbase), b,
+                          ((0, h // 4), (0, h // 4 + 1))) for b in range(blocks) for h in (0, 8)]
+            c_slots = [(e.add(e.mulc(parts["t"], 2), e.op(f"arith.extui {odd} : i1 to i32")), None)]
+        else:
+            col_slots = [(e.add(e.addc(n0, lay.block_cols * b), pair_col), b, None) for b in range(blocks)]
+            c_slots = lay.c_rows(e, parts)
+        cols = [c for c, _, _ in col_slots]
+        for m in range(m_reps):
+            for r_in_tile, elem_pairs in c_slots:
+                row = e.add(row0, e.addc(r_in_tile, m * atom.m))
+                tok, slot, valid = row_info(row)
+                ts = e.add(e.mulc(tok, topk), slot)
+                if spec.stage == 1:
+                    sx_row = slot_major(tok, slot) if info.slot_major else tok
+                    out_row = e.mulc(ts, inter)
+                else:
+                    sx_row = ts
+                    out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
+                if info.act_scaled:
+                    sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
+                    if row_factor != 1.0:
+                        sx = e.op(f"arith.mulf {sx}, {e.c(repr(row_factor), 'f32')} : f32")
+                else:   # 16-bit activations carry no scale
+                    sx = e.c("1.0", "f32")
+                weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
+                row_ops += [out_row, valid, sx, weight]
+                for _, b, els in col_slots:
+                    for gu in range(gu_count):
+                        for t_r, el in els or elem_pairs[0]:
+                            acc = accs[acc_index(m, b, gu, t_r)]
+                            values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {f32_t}"))
+        n_rows = len(row_ops) // 4
+        operands = ["%out"] + row_ops + cols + values
+        types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) + ["f32"] * len(values)
+        e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
+               f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
+               f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
+        if kw > 1:
+            e.depth -= 1
+            e.line("}")
+        if m_reps != m_counts[-1]:
+            e.depth -= 1
+            e.line("} else {")
+            e.depth += 1
+    for _ in m_counts[:-1]:
+        e.depth -= 1
+        e.line("}")
+    for _ in range(2):
         e.depth -= 1
         e.line("}")
     e.line("gpu.return")
@@ -684,7 +716,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              stages * slot_bytes + (staging.shared_bytes if staging else 0) + red_bytes,
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
-                             **({"grid_z": split} if split > 1 else {}), **({"k_waves": kw} if kw > 1 else {})), e, loc,
+                             **({"grid_z": split} if split > 1 else {}), **({"k_waves": kw} if kw > 1 else {}),
+                             **({"trim_m": 1} if trim else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
                         smem_align=1024 if wgmma else 16, extra_args=["w_map"] if tma else [])
 
