@@ -44,6 +44,11 @@ TRIM_CASES = (("M", "int4_fp8", 1, 16, 1, 0, 0, 0), ("M", "int4_fp8", 2, 16, 0, 
               ("DSV3_decode1", "int4_fp8", 2, 16, 1, 0, 0, 0), ("M", "int4", 1, 32, 0, 0, 0, 0),
               ("M", "fp8", 2, 32, 1, 0, 0, 0), ("M", "int4_bf16", 1, 16, 1, 0, 0, 2), ("M", "int4_bf16", 2, 16, 0, 2, 0, 0))
 
+# (shape, dtype, out dtype, bulk_out) of the runtime tests' stage-2 prefill outputs added by bulk reductions
+# from shared memory (1) or by per-lane reductions (0), against the plan's choice for the dtype
+BULK_CASES = (("M", "fp8", "bf16", 0), ("M", "bf16", "bf16", 0), ("M", "fp8", "f32", 1), ("S", "bf16", "f16", 1),
+              ("M", "int4_fp8", "bf16", 1), ("M", "int4_bf16", "bf16", 1))
+
 
 def runtime_suite(target: str):
     specs = []
@@ -114,6 +119,10 @@ def runtime_suite(target: str):
         specs.append(case(name, dtype, stage, tile_m=tm, prefetch=prefetch, stages=stages or None,
                           split_k=split or None, k_waves=kw or None, trim_m=1,
                           **({"tile_n": 32, "waves": 2} if kw else {})))
+    if get_target(target).tma:   # stage 2 of the prefill kernels, output by bulk reductions or per lane
+        for name, dtype, out, bulk in BULK_CASES:
+            shape, spec = case(name, dtype, 2, tile_m=64, wgmma=1, bulk_out=bulk)
+            specs.append((shape, dataclasses.replace(spec, out_dtype=out, tile_k=None)))
     # the prefill kernel (warpgroup MMA, tokens staged in shared memory; L picks it by itself): forced on
     # the small shapes too, with other group sizes, per-row scales, two warpgroups, prefetched weights
     # and a cp.async ring of weights and activations (S: K shorter than the ring)

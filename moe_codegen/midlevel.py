@@ -38,12 +38,16 @@ SIGNATURES = {
     "moe.cluster_wait": (0, ()),
     "moe.mbarrier_arrive_cluster": (3, ()),
     "moe.issue_loads": (0, ()),
+    "moe.bulk_reduce": (4, ("bytes", "type")),
+    "moe.bulk_commit": (0, ()),
+    "moe.bulk_wait_read": (0, ()),
 }
 RESULTS = {"moe.epilogue": 0, "moe.atomic_add": 0, "moe.async_copy": 0, "moe.async_commit": 0, "moe.async_wait": 0,
            "moe.async_proxy_fence": 0, "moe.mbarrier_init": 0, "moe.mbarrier_init_fence": 0,
            "moe.tensormap_acquire": 0, "moe.mbarrier_expect_tx": 0, "moe.mbarrier_wait": 0, "moe.tma_load": 0,
            "moe.tma_load_multicast": 0, "moe.cluster_arrive": 0, "moe.cluster_wait": 0,
-           "moe.mbarrier_arrive_cluster": 0, "moe.issue_loads": 0}
+           "moe.mbarrier_arrive_cluster": 0, "moe.issue_loads": 0, "moe.bulk_reduce": 0, "moe.bulk_commit": 0,
+           "moe.bulk_wait_read": 0}
 
 
 def check(op) -> None:

@@ -147,6 +147,11 @@ class KernelSpec:
     # rows than tile_m skips the empty tiles' MMAs and activation loads); 0: every block runs all of
     # them; None: the plan decides (the tuned table's choice, else 0)
     trim_m: Optional[int] = None
+    # 1: stage 2 of a prefill (warpgroup-MMA) kernel in atomic mode stages its tile's scaled output in
+    # shared memory and adds each row into the output with one bulk reduction (sm_90 bulk copy engine)
+    # instead of a reduction per lane and column pair; 0: per-lane reductions; None: the plan decides
+    # (on for the kernel of weights used as stored, where it measured faster)
+    bulk_out: Optional[int] = None
     # 1: the prefill kernel's weight tiles (both MMA operands in shared memory) arrive by the tensor
     # memory accelerator (sm_90 TMA: one thread's bulk copies per K tile, an mbarrier per ring slot)
     # instead of every thread's cp.async; 0: cp.async; None: the plan decides (TMA where the target has it)
@@ -210,6 +215,8 @@ class KernelSpec:
             raise MoeCodegenError(f"k_waves must be 1, 2, 4 or 8, got {self.k_waves}")
         if self.trim_m not in (None, 0, 1):
             raise MoeCodegenError(f"trim_m must be 0 or 1, got {self.trim_m}")
+        if self.bulk_out not in (None, 0, 1):
+            raise MoeCodegenError(f"bulk_out must be 0 or 1, got {self.bulk_out}")
         if self.tma not in (None, 0, 1):
             raise MoeCodegenError(f"tma must be 0 or 1, got {self.tma}")
         if self.multicast not in (None, 0, 2):

@@ -5,7 +5,7 @@ W4A_FP8, group 32); the whole-layer helper (stage 1 -> re-quantize -> stage 2) f
 """
 import pytest
 
-from moe_codegen.artifacts import K_WAVES_CASES, SHAPES, SPLIT_K_CASES, TRIM_CASES
+from moe_codegen.artifacts import BULK_CASES, K_WAVES_CASES, SHAPES, SPLIT_K_CASES, TRIM_CASES
 from moe_codegen.runtime.selfcheck import run_layer_check, run_stage1, run_stage2, verdict
 from moe_codegen.spec import DTYPES
 
@@ -184,3 +184,15 @@ def test_trim_m(artifacts, shape, dtype, stage, tm, prefetch, stages, split, kw,
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0], kind=kind)
     check(f"{dtype} stage{stage} {shape} tile_m {tm} trim_m prefetch {prefetch} stages {stages} split_k {split} "
           f"k_waves {kw} {kind}", out, ref, seed)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "one_expert"])
+@pytest.mark.parametrize("shape,dtype,out_dtype,bulk", BULK_CASES)
+def test_stage2_prefill_output_path(artifacts, shape, dtype, out_dtype, bulk, kind):
+    """Stage 2 of the prefill kernels adds its tile into the output either by bulk reductions of whole
+    rows from shared memory (bulk_out 1: sentinel rows must add nothing, every real row all its columns)
+    or by per-lane reductions (0), whichever the plan would not pick for the dtype, every output dtype."""
+    k = artifacts.find(shape=shape, stage=2, dtype=dtype, out_dtype=out_dtype, bulk_out=bulk, wgmma=1)
+    assert k.meta.get("bulk_out", 0) == bulk
+    out, ref, seed = run_stage2(k, SHAPES[shape][0], kind=kind)
+    check(f"{dtype} stage2 {shape} out {out_dtype} bulk_out {bulk} {kind}", out, ref, seed)

@@ -60,6 +60,8 @@ def test_compile_prefill_multicast(tmp_path, capsys):
      "trim_m: tile_m 8 is one MMA token tile"),
     (["compile", "--trim-m", "1", "--stage", "2", "--target", "sm_90", *S, "--tokens", "512"],
      "trim_m: the warpgroup-MMA kernel"),
+    (["compile", "--bulk-out", "1", "--stage", "2", "--target", "gfx942", *S, "--tokens", "512"],
+     "bulk_out 1: only the warpgroup-MMA kernels of a target with a bulk copy engine (gfx942: none)"),
     (["compile", "--multicast", "2", "--tma", "0", "--stage", "1", "--target", "sm_90", *S, "--tokens", "512"],
      r"multicast 2: only the weights' bulk copies"),
 ])

@@ -52,6 +52,8 @@ def build_parser():
                    "of the block's warps, their sums added in shared memory (default: the plan's)")
     c.add_argument("--trim-m", type=int, choices=(0, 1), help="decode kernels of several MMA token tiles: a block "
                    "runs only the token tiles up to its last real row (default: the plan's)")
+    c.add_argument("--bulk-out", type=int, choices=(0, 1), help="sm_90 prefill, stage 2 atomic mode: add the tile's "
+                   "rows into the output by bulk reductions from shared memory (default: the plan's)")
     c.add_argument("--tma", type=int, choices=(0, 1), help="sm_90 prefill of fp8/bf16/f16 weights: the weight tiles "
                    "by the tensor memory accelerator (1) or cp.async (0) (default: the plan's)")
     c.add_argument("--multicast", type=int, choices=(0, 2), help="sm_90 prefill with weights by TMA: pairs of blocks "
@@ -84,13 +86,13 @@ def compile_command(args) -> int:
                           doweight_stage1=args.doweight_stage1, tile_m=args.tile_m, tile_n=args.tile_n,
                           tile_k=args.tile_k, tokens_hint=args.tokens, waves=args.waves, prefetch=args.prefetch,
                           stages=args.stages, wgmma=args.wgmma, raster=args.raster, split_k=args.split_k,
-                          k_waves=args.k_waves, trim_m=args.trim_m, tma=args.tma, multicast=args.multicast)
+                          k_waves=args.k_waves, trim_m=args.trim_m, bulk_out=args.bulk_out, tma=args.tma, multicast=args.multicast)
         k = compile_kernel(spec, dump_ir=out / f"stage{stage}")
         rows.append((stage, k))
         if stage == 2 and args.mode == "reduce":   # the GEMM's per-slot rows are summed by its reduce kernel
             rspec = dataclasses.replace(spec, kernel="reduce", masked=args.valid_mask, tile_m=None, tile_n=None,
                                         tile_k=None, waves=None, prefetch=None, stages=None, wgmma=None,
-                                        raster=None, split_k=None, k_waves=None, trim_m=None, tma=None,
+                                        raster=None, split_k=None, k_waves=None, trim_m=None, bulk_out=None, tma=None,
                                         multicast=None)
             rows.append(("2_reduce", compile_kernel(rspec, dump_ir=out / "stage2_reduce")))
     for stage, k in rows:

@@ -8,6 +8,8 @@ output column; then the f32 values, ordered row, column pair, gate/up, j
   stage 1: out1 = silu(gate * s) * (up * s) * w     plain packed store
   stage 2: out2 += acc * s * w                      `moe.atomic_add` (atomic mode)
            out2[t, slot] = acc * s * w                plain packed store (reduce mode; moe.reduce sums)
+With `out` in shared memory (!llvm.ptr<3>) the values are stored there, packed, for the kernel to add
+into the output itself (sm_90 prefill: a bulk reduction per row of the tile).
 Rows whose valid bit is clear (sentinel padding) write nothing.  `moe.exp2` is
 left for the target (a native 2^x instruction on both vendors).
 """
@@ -46,7 +48,11 @@ def _build(op):
         raise DiagnosedError(f"moe.epilogue: unknown mode '{mode}' (known: atomic, reduce)", op)
     if mode == "reduce" and out_dtype == "f32":
         raise DiagnosedError("moe.epilogue: reduce mode writes 16-bit rows, not f32", op)
-    store = stage == 1 or mode == "reduce"   # stage 1 rows and reduce-mode slot rows: one writer each
+    ptr_t = str(op.operands[0].type) if len(op.operands) else "!llvm.ptr<1>"
+    if ptr_t not in ("!llvm.ptr<1>", "!llvm.ptr<3>"):
+        raise DiagnosedError(f"moe.epilogue: out must be a global or shared pointer, got {ptr_t}", op)
+    # stage 1 rows and reduce-mode slot rows: one writer each; a shared-memory tile: this block's own
+    store = stage == 1 or mode == "reduce" or ptr_t == "!llvm.ptr<3>"
     if gu != (2 if stage == 1 else 1):
         raise DiagnosedError(f"moe.epilogue: stage {stage} needs gate_up = {2 if stage == 1 else 1}", op)
     expect = 1 + 4 * rows + cols + rows * cols * gu * 2
@@ -79,9 +85,9 @@ def _build(op):
                 if ot != "f32":
                     vec = e.op(f"arith.truncf {vec} : vector<2xf32> to vector<2x{ot}>")
                 idx = e.op(f"arith.addi {off}, {col_ops[c]} : i32")
-                ptr = e.op(f"llvm.getelementptr {out}[{idx}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ot}")
+                ptr = e.op(f"llvm.getelementptr {out}[{idx}] : ({ptr_t}, i32) -> {ptr_t}, {ot}")
                 if store:
-                    e.line(f"llvm.store {vec}, {ptr} {{alignment = {align} : i64}} : vector<2x{ot}>, !llvm.ptr<1>")
+                    e.line(f"llvm.store {vec}, {ptr} {{alignment = {align} : i64}} : vector<2x{ot}>, {ptr_t}")
                 elif ot == "f32":  # no packed f32 atomic on gfx9: one per column
                     nxt = e.op(f"llvm.getelementptr {ptr}[1] : (!llvm.ptr<1>) -> !llvm.ptr<1>, f32")
                     for p_, v_ in ((ptr, pair[0]), (nxt, pair[1])):

@@ -280,9 +280,39 @@ def choose(spec):
         if raster < 2 or raster % multicast:
             raise ValueError(f"multicast {multicast}: the grouped block order must walk whole pairs of token "
                              f"tiles: raster must be a multiple of {multicast}, got {raster}")
+    # stage 2 of the prefill (warpgroup) kernels may add its tile into the output through shared memory,
+    # one bulk reduction per row (sm_90: the bulk copy engine), instead of a reduction per lane and column
+    # pair; the kernel's shared memory holds the tile once the K loop is done.  H100: the kernel of weights
+    # used as stored +10-13% (fp8 / bf16); the int4 ones 4-6% slower (their atomics overlap the other
+    # block's loop): on by default for the former only
+    bulk_out = spec.bulk_out
+    why = bulk_refusal(spec, target, wgmma, multicast, tile_m, tile_n, stages * ring if ss else lds)
+    if bulk_out is None:
+        bulk_out = int(ss and why is None)
+    elif bulk_out and why:
+        raise ValueError(f"bulk_out 1: {why}")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
                 stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, k_waves=k_waves, trim_m=trim_m,
-                tma=tma, multicast=multicast, smem=lds), notes
+                tma=tma, multicast=multicast, bulk_out=bulk_out, smem=lds), notes
+
+
+def bulk_refusal(spec, target, wgmma, multicast, tile_m, tile_n, smem):
+    """Why stage 2's tile cannot be added into the output by bulk reductions from shared memory (None: it
+    can)."""
+    obytes = 4 if spec.out_dtype == "f32" else 2
+    if not (wgmma and target.tma):
+        return f"only the warpgroup-MMA kernels of a target with a bulk copy engine ({target.name}: " \
+               f"{'none' if not target.tma else 'not the per-warp kernel'})"
+    if spec.stage != 2 or spec.mode != "atomic":   # (stage 1's rows by bulk copies: 6% slower, fp8 on the H100)
+        return f"only stage 2 in atomic mode adds into its output (stage {spec.stage}, mode {spec.mode})"
+    if multicast:
+        return "a block sharing its weight boxes (multicast) may still receive its partner's copies"
+    if spec.model_dim % 8:
+        return f"model_dim {spec.model_dim}: output rows must be 16-byte aligned (a multiple of 8)"
+    if tile_m * tile_n * obytes > smem:
+        return f"the {tile_m}x{tile_n} tile ({tile_m * tile_n * obytes} bytes) exceeds the kernel's {smem} bytes of " \
+               "shared memory"
+    return None
 
 
 REDUCE_BLOCK = 256

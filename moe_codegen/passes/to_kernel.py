@@ -47,7 +47,8 @@ F32X2 = "vector<2xf32>"
 def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
-        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "trim_m", "tma", "multicast"):
+        for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "trim_m", "tma", "multicast",
+                  "bulk_out"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -91,6 +92,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     split = plan.get("split_k", 0) or 1
     kw = plan.get("k_waves", 0) or 1
     trim = plan.get("trim_m", 0)
+    bulk = plan.get("bulk_out", 0)
     tma = plan.get("tma", 0)
     multicast = plan.get("multicast", 0)
     W = target.wave_size
@@ -662,6 +664,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             col_slots = [(e.add(e.addc(n0, lay.block_cols * b), pair_col), b, None) for b in range(blocks)]
             c_slots = lay.c_rows(e, parts)
         cols = [c for c, _, _ in col_slots]
+        if bulk:   # the tile's own columns: a shared-memory row of tn
+            cols = [e.op(f"arith.subi {c}, {e.mulc(by, tn)} : i32") for c in cols]
         for m in range(m_reps):
             for r_in_tile, elem_pairs in c_slots:
                 row = e.add(row0, e.addc(r_in_tile, m * atom.m))
@@ -673,6 +677,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 else:
                     sx_row = ts
                     out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
+                if bulk:
+                    out_row = e.mulc(e.addc(r_in_tile, m * atom.m), tn)
                 if info.act_scaled:
                     sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
                     if row_factor != 1.0:
@@ -687,11 +693,37 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                             acc = accs[acc_index(m, b, gu, t_r)]
                             values.append(e.op(f"vector.extract {acc}[{el}] : f32 from {f32_t}"))
         n_rows = len(row_ops) // 4
-        operands = ["%out"] + row_ops + cols + values
-        types_in = [PTR] + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) + ["f32"] * len(values)
+        if bulk:   # every warp is past its MMAs and no copy is in flight: the ring's bytes take the tile
+            e.line('"moe.async_wait"() {pending = 0 : i64} : () -> ()')
+            e.line("gpu.barrier")
+        dest = [e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")] if bulk else ["%out"]
+        operands = dest + row_ops + cols + values
+        types_in = (["!llvm.ptr<3>"] if bulk else [PTR]) + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) \
+            + ["f32"] * len(values)
         e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
                f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
                f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
+        if bulk:   # each real row of the tile added into the output by one bulk reduction of tn columns
+            e.line('"moe.async_proxy_fence"() : () -> ()')
+            e.line("gpu.barrier")
+            obytes = {"bf16": 2, "f16": 2, "f32": 4}[spec.out_dtype]
+            for r0 in range(0, tm, W * waves):   # thread t issues rows t, t + threads, ...
+                r = e.addc(tid, r0)
+                e.line(f"scf.if {e.op(f'arith.cmpi ult, {r}, {e.c(tm)} : i32')} {{")
+                e.depth += 1
+                tok, _, valid = row_info(e.add(row0, r))
+                e.line(f"scf.if {valid} {{")
+                e.depth += 1
+                dst = e.add(e.mulc(tok, spec.model_dim), e.mulc(by, tn))
+                e.line(f'"moe.bulk_reduce"({dest[0]}, %out, {e.mulc(dst, obytes)}, {e.mulc(r, tn * obytes)}) '
+                       f'{{bytes = {tn * obytes} : i64, type = "{spec.out_dtype}"}} '
+                       f': (!llvm.ptr<3>, {PTR}, i32, i32) -> ()')
+                e.depth -= 1
+                e.line("}")
+                e.line('"moe.bulk_commit"() : () -> ()')
+                e.line('"moe.bulk_wait_read"() : () -> ()')
+                e.depth -= 1
+                e.line("}")
         if kw > 1:
             e.depth -= 1
             e.line("}")
@@ -717,7 +749,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
                              **({"grid_z": split} if split > 1 else {}), **({"k_waves": kw} if kw > 1 else {}),
-                             **({"trim_m": 1} if trim else {})), e, loc,
+                             **({"trim_m": 1} if trim else {}), **({"bulk_out": 1} if bulk else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
                         smem_align=1024 if wgmma else 16, extra_args=["w_map"] if tma else [])
 

@@ -14,6 +14,9 @@
   moe.atomic_add   red.global.add.noftz.bf16x2 / .f16x2 / red.global.add.f32 (device
                    scope by default): a vector atomicrmw would become a compare-and-swap loop
   moe.exp2         ex2.approx.f32
+  moe.bulk_reduce  cp.reduce.async.bulk.global.shared::cta.bulk_group.add: a row of the shared-memory tile
+                   added into the output (bf16 / f16 .noftz, f32); moe.bulk_commit / moe.bulk_wait_read:
+                   cp.async.bulk.commit_group / cp.async.bulk.wait_group.read 0
   moe.wgmma        one inline-asm block: wgmma.fence, the chain of wgmma.mma_async m64nNk16 (A: the
                    weights in registers, or a shared-memory descriptor for weights used as stored
                    (fp8: m64nNk32 e4m3), B: tokens through a shared-memory descriptor; the first
@@ -273,6 +276,27 @@ def _atomic(op):
     return build
 
 
+BULK_RED = {"bf16": "add.noftz.bf16", "f16": "add.noftz.f16", "f32": "add.f32"}
+
+
+def _bulk_reduce(op):
+    """out[out_off ..] += smem[smem_off ..], `bytes` of elements `type`, by the bulk copy engine: one
+    request for a whole row instead of a reduction per lane and column pair."""
+    t, n = op.attributes["type"].value, op.attributes["bytes"].value
+    if t not in BULK_RED or n % 16:
+        raise DiagnosedError(f"moe.bulk_reduce: {n} bytes of {t} (a multiple of 16 bytes of bf16, f16 or f32)", op)
+    ptx = f"cp.reduce.async.bulk.global.shared::cta.bulk_group.{BULK_RED[t]}"
+
+    def build(e, a):
+        dst = e.op(f"llvm.getelementptr {a[1]}[{a[2]}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
+        src = e.op(f"llvm.ptrtoint {e.op(f'llvm.getelementptr {a[0]}[{a[3]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8')} "
+                   f": !llvm.ptr<3> to i32")
+        e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{ptx} [$0], [$1], {n};", "l,r,~{{memory}}" '
+               f'{dst}, {src} : (!llvm.ptr<1>, i32) -> ()')
+        return []
+    return build
+
+
 def _and_or(op):
     types = [str(v.type) for v in op.operands] + [str(op.results[0].type)]
     if types != ["i32"] * 3:
@@ -369,6 +393,9 @@ _cluster_wait = _statement("nvvm.cluster.wait {{aligned}}")
 # the phi, i.e. at the use, whenever nothing after the loads in their blocks may write memory)
 _issue_loads = _asm("", "")
 _async_commit = _statement("nvvm.cp.async.commit.group")
+_bulk_commit = _asm("cp.async.bulk.commit_group;", "")
+# (the bulk reductions have read their shared memory: it may be reused, or the block may end)
+_bulk_wait_read = _asm("cp.async.bulk.wait_group.read 0;", "")
 _async_wait = _statement("nvvm.cp.async.wait.group {pending}", "pending")
 
 
@@ -403,6 +430,9 @@ LOWERINGS = {
     "moe.mbarrier_arrive_cluster": _mbarrier_arrive_cluster,
     "moe.cluster_wait": _cluster_wait,
     "moe.issue_loads": _issue_loads,
+    "moe.bulk_reduce": _bulk_reduce,
+    "moe.bulk_commit": _bulk_commit,
+    "moe.bulk_wait_read": _bulk_wait_read,
 }
 
 
