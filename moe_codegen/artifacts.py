@@ -42,7 +42,8 @@ K_WAVES_CASES = (("M", "int4_fp8", 1, 2, 0, 1), ("L", "int4_fp8", 2, 4, 2, 1), (
 TRIM_CASES = (("M", "int4_fp8", 1, 16, 1, 0, 0, 0), ("M", "int4_fp8", 2, 16, 0, 0, 2, 0),
               ("L", "int4_bf16", 1, 16, 2, 0, 0, 0), ("M", "int4_bf16", 2, 32, 1, 0, 0, 0),
               ("DSV3_decode1", "int4_fp8", 2, 16, 1, 0, 0, 0), ("M", "int4", 1, 32, 0, 0, 0, 0),
-              ("M", "fp8", 2, 32, 1, 0, 0, 0), ("M", "int4_bf16", 1, 16, 1, 0, 0, 2), ("M", "int4_bf16", 2, 16, 0, 2, 0, 0))
+              ("M", "fp8", 2, 32, 1, 0, 0, 0), ("M", "int4_bf16", 1, 16, 1, 0, 0, 2),
+              ("M", "int4_bf16", 2, 16, 0, 2, 0, 0))
 
 # (shape, dtype, out dtype, bulk_out) of the runtime tests' stage-2 prefill outputs added by bulk reductions
 # from shared memory (1) or by per-lane reductions (0), against the plan's choice for the dtype
@@ -246,7 +247,8 @@ def best_tiles(rows):
             best[key] = r
     return [dict(shape=k[0], dtype=k[1], tokens=k[2], stage=k[3], tile_m=v["tile_m"], tile_n=v["tile_n"],
                  tile_k=v["tile_k"], waves=v["waves"], prefetch=v["prefetch"], stages=v["stages"], wgmma=v["wgmma"],
-                 split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), trim_m=v.get("trim_m", 0), tma=v.get("tma", 0),
+                 split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), trim_m=v.get("trim_m", 0),
+                 tma=v.get("tma", 0),
                  raster=v.get("raster", 0),
                  multicast=v.get("multicast", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])

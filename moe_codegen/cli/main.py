@@ -86,7 +86,8 @@ def compile_command(args) -> int:
                           doweight_stage1=args.doweight_stage1, tile_m=args.tile_m, tile_n=args.tile_n,
                           tile_k=args.tile_k, tokens_hint=args.tokens, waves=args.waves, prefetch=args.prefetch,
                           stages=args.stages, wgmma=args.wgmma, raster=args.raster, split_k=args.split_k,
-                          k_waves=args.k_waves, trim_m=args.trim_m, bulk_out=args.bulk_out, tma=args.tma, multicast=args.multicast)
+                          k_waves=args.k_waves, trim_m=args.trim_m, bulk_out=args.bulk_out, tma=args.tma,
+                          multicast=args.multicast)
         k = compile_kernel(spec, dump_ir=out / f"stage{stage}")
         rows.append((stage, k))
         if stage == 2 and args.mode == "reduce":   # the GEMM's per-slot rows are summed by its reduce kernel

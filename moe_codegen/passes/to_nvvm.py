@@ -289,8 +289,8 @@ def _bulk_reduce(op):
 
     def build(e, a):
         dst = e.op(f"llvm.getelementptr {a[1]}[{a[2]}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, i8")
-        src = e.op(f"llvm.ptrtoint {e.op(f'llvm.getelementptr {a[0]}[{a[3]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8')} "
-                   f": !llvm.ptr<3> to i32")
+        row = e.op(f"llvm.getelementptr {a[0]}[{a[3]}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+        src = e.op(f"llvm.ptrtoint {row} : !llvm.ptr<3> to i32")
         e.line(f'llvm.inline_asm has_side_effects asm_dialect = att "{ptx} [$0], [$1], {n};", "l,r,~{{memory}}" '
                f'{dst}, {src} : (!llvm.ptr<1>, i32) -> ()')
         return []
