@@ -86,7 +86,7 @@ def kernels_for(arts, shape, tokens, sweep, dtype):
         for e in arts.entries:
             # (prefill: every token tile of the warpgroup kernels, 64 or 128, is a variant)
             if e["shape"] == shape and e["stage"] == stage and e["dtype"] == dtype and (
-                    e["tile_m"] == tm or min(e["tile_m"], tm) >= 64):
+                    e["tile_m"] == tm or min(e["tile_m"] or 0, tm) >= 64):
                 yield stage, arts.load(e)
 
 
