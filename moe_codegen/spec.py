@@ -67,6 +67,7 @@ def supported_summary() -> str:
 
 
 ACT_BYTES = {"fp8": 1, "i8": 1, "bf16": 2, "f16": 2}   # bytes of one activation element
+OUT_BYTES = {"bf16": 2, "f16": 2, "f32": 4}             # bytes of one output element
 
 
 def default_tile_m(tokens_hint, atom_m: int = 16):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..mlir import attr, walk_ops
 from ..ops import reduce_spec_from_op, spec_from_op
-from ..spec import ACT_BYTES, DTYPES, layer_tile_m
+from ..spec import ACT_BYTES, DTYPES, OUT_BYTES, layer_tile_m
 from ..layouts import LAYOUTS
 from ..smem_operands import SWIZZLE_ATOM, weight_split
 from ..tma import TmaWeightTiles
@@ -299,7 +299,7 @@ def choose(spec):
 def bulk_refusal(spec, target, wgmma, multicast, tile_m, tile_n, smem):
     """Why stage 2's tile cannot be added into the output by bulk reductions from shared memory (None: it
     can)."""
-    obytes = 4 if spec.out_dtype == "f32" else 2
+    obytes = OUT_BYTES[spec.out_dtype]
     if not (wgmma and target.tma):
         return f"only the warpgroup-MMA kernels of a target with a bulk copy engine ({target.name}: " \
                f"{'none' if not target.tma else 'not the per-warp kernel'})"

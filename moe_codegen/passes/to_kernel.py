@@ -29,7 +29,7 @@ from ..emitter import Emitter
 from ..errors import MoeCodegenError
 from ..mlir import ir, walk_ops
 from ..ops import OPERAND_NAMES, kernel_name, reduce_spec_from_op, spec_from_op
-from ..spec import ACT_BYTES, DTYPES
+from ..spec import ACT_BYTES, DTYPES, OUT_BYTES
 from ..rewrite import loc_text
 from ..layouts import LAYOUTS
 from ..smem_operands import TokenTiles, WeightTiles
@@ -673,12 +673,14 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                 ts = e.add(e.mulc(tok, topk), slot)
                 if spec.stage == 1:
                     sx_row = slot_major(tok, slot) if info.slot_major else tok
-                    out_row = e.mulc(ts, inter)
                 else:
                     sx_row = ts
-                    out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
-                if bulk:
+                if bulk:   # the row of the block's tile in shared memory
                     out_row = e.mulc(e.addc(r_in_tile, m * atom.m), tn)
+                elif spec.stage == 1:
+                    out_row = e.mulc(ts, inter)
+                else:
+                    out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
                 if info.act_scaled:
                     sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
                     if row_factor != 1.0:
@@ -706,7 +708,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         if bulk:   # each real row of the tile added into the output by one bulk reduction of tn columns
             e.line('"moe.async_proxy_fence"() : () -> ()')
             e.line("gpu.barrier")
-            obytes = {"bf16": 2, "f16": 2, "f32": 4}[spec.out_dtype]
+            obytes = OUT_BYTES[spec.out_dtype]
             for r0 in range(0, tm, W * waves):   # thread t issues rows t, t + threads, ...
                 r = e.addc(tid, r0)
                 e.line(f"scf.if {e.op(f'arith.cmpi ult, {r}, {e.c(tm)} : i32')} {{")
