@@ -13,7 +13,7 @@ from .errors import MoeCodegenError
 from .mlir import new_context, parse_module
 from .ops import build_module_text, kernel_name
 from .pipeline import extract_assembly, pipeline, run_stages
-from .resources import amdgpu_resources, mma_valu_ratio, ptxas_resources
+from .resources import amdgpu_resources, mma_valu_ratio, ptxas_resources, sm90_warps_per_scheduler
 from .spec import KernelSpec
 from .targets import get_target
 from .tma import weight_map
@@ -126,6 +126,8 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
     resources["lds_bytes"] = max(resources.get("lds_bytes", 0), launch.get("shared_bytes", 0))
     if "shared_bytes" in resources:
         resources["shared_bytes"] = resources["lds_bytes"]
+        resources["occupancy_waves_per_simd"] = sm90_warps_per_scheduler(
+            resources["registers"], launch.get("block", 128), resources["shared_bytes"])
     kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources, launch, binary=binary_blob,
                             stats=stats)
     if dump_ir is not None:

@@ -91,14 +91,18 @@ def ptxas_resources(report: str) -> dict:
             # the common names of the report, as on AMD
             "vgpr": regs, "agpr": 0, "sgpr": 0, "lds_bytes": smem,
             "vgpr_spill": (stores or 0) + (loads or 0), "sgpr_spill": 0, "scratch_bytes": stack,
-            "occupancy_waves_per_simd": _sm90_warps_per_scheduler(regs)}
+            # from registers alone until the launch's block and shared memory are known (compiler.compile)
+            "occupancy_waves_per_simd": sm90_warps_per_scheduler(regs)}
 
 
-def _sm90_warps_per_scheduler(regs, warps_per_block: int = 4):
-    """Resident warps per SM sub-partition (the SIMD analogue), from registers alone."""
+def sm90_warps_per_scheduler(regs, threads: int = 128, shared_bytes: int = 0):
+    """Resident warps per SM sub-partition (the SIMD analogue) of an H100-class SM: whole blocks of `threads`,
+    as many as its registers (64K, 256 per warp at a time), shared memory (228 KB, 1 KB reserved per block),
+    64 warps and 32 blocks allow."""
     if not regs:
         return None
+    warps = -(-threads // 32)
     per_warp = -(-regs * 32 // 256) * 256
-    warps = min(64, 65536 // per_warp)
-    warps -= warps % warps_per_block
-    return warps // 4
+    blocks = min(65536 // (per_warp * warps), 64 // warps, 32,
+                 (228 << 10) // (shared_bytes + 1024) if shared_bytes else 32)
+    return blocks * warps // 4
