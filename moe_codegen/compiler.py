@@ -111,11 +111,14 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
         t = get_target(spec.target)
         binary_blob, report = ptx_to_cubin(asm, t.chip or t.name)
         resources, stats = ptxas_resources(report), {}
-        if resources.get("vgpr_spill") and ".maxnreg" not in asm and re.search(r"^\.maxntid ", asm, re.M):
+        ntid = re.search(r"^\.maxntid (\d+), (\d+), (\d+)$", asm, re.M)
+        # the most registers a thread may hold with the whole block resident (64K per SM, 8 at a time)
+        cap = min(255, 65536 // (int(ntid[1]) * int(ntid[2]) * int(ntid[3])) // 8 * 8) if ntid else 255
+        if resources.get("vgpr_spill") and ".maxnreg" not in asm and ntid and cap > resources["registers"]:
             # ptxas -O3 may trade a few spills for occupancy by itself (measured: 128 registers and a 4-byte
             # spill where 212 fit without); registers come before spills here (SPEC), so a kernel that
-            # spilled is assembled again with the whole register file allowed, kept where that spills not
-            raised = re.sub(r"^(\.maxntid [^\n]*)$", r"\1\n.maxnreg 255", asm, count=1, flags=re.M)
+            # spilled is assembled again with every register its block can have, kept where that spills not
+            raised = re.sub(r"^(\.maxntid [^\n]*)$", rf"\1\n.maxnreg {cap}", asm, count=1, flags=re.M)
             blob2, report2 = ptx_to_cubin(raised, t.chip or t.name)
             if not ptxas_resources(report2).get("vgpr_spill"):
                 asm, binary_blob, resources = raised, blob2, ptxas_resources(report2)
@@ -128,6 +131,10 @@ def compile(spec: KernelSpec, *, dump_ir=None, use_cache: bool = True) -> Compil
         resources["shared_bytes"] = resources["lds_bytes"]
         resources["occupancy_waves_per_simd"] = sm90_warps_per_scheduler(
             resources["registers"], launch.get("block", 128), resources["shared_bytes"])
+        if resources["occupancy_waves_per_simd"] == 0:   # no launch could run it: say why here, not there
+            raise MoeCodegenError(
+                f"{kernel_name(spec)}: a block of {launch.get('block', 128)} threads at {resources['registers']} "
+                f"registers and {resources['shared_bytes']} bytes of shared memory does not fit one SM")
     kernel = CompiledKernel(spec, kernel_name(spec), asm, ir_by_stage, resources, launch, binary=binary_blob,
                             stats=stats)
     if dump_ir is not None:
