@@ -10,7 +10,8 @@ Method: 5 warm-up calls, then the median of 30 single calls timed with CUDA even
 bytes per expert) / time; FLOP/s counts useful work only (2 x tokens x topk x N x K).  Every timed
 configuration is checked once against the torch reference and the error is printed beside its time.
 Beside each (unless --sweep or --no-peer), a Triton fused-MoE GEMM on the same inputs (benchmarks/peer_triton.py),
-its fastest correct block configuration, timed the same way.
+its fastest correct block configuration, timed the same way.  With --runs N the whole suite runs N times and each
+row keeps its fastest run (the lent GPUs slow down for seconds now and then; every run's time stays in the JSON).
 Beside each, a device-to-device copy moving the same bytes (half read, half written), timed the same way:
 the rate a transfer of that size reaches (a few MB do not reach the 1 GiB copy's rate).
 With --sweep (every tile variant of the artifacts), each case's --refine fastest variants are then timed
