@@ -207,9 +207,14 @@ def add_peer(row, peers, stage, prep, x_q, sx, ids, tw, ref, flush):
     if res is None:
         row.update(peer_us=None)
         return
-    row.update(peer_us=res["us"], peer_config=res["config"], peer_rel_l2=res["rel_l2"],
-               vs_peer=res["us"] / row["us"], peer_bw_frac=row["bw_frac"] * row["us"] / res["us"],
-               peer_mma_frac=row["mma_frac"] * row["us"] / res["us"])
+    row.update(peer_fields(row, res["us"], res["config"], res["rel_l2"]))
+
+
+def peer_fields(row, us, config, rel_l2):
+    """The peer's time and what follows from it beside the row's: its fractions (same work, other time) and
+    the compiled kernel's speed over it."""
+    return dict(peer_us=us, peer_config=config, peer_rel_l2=rel_l2, vs_peer=us / row["us"],
+                peer_bw_frac=row["bw_frac"] * row["us"] / us, peer_mma_frac=row["mma_frac"] * row["us"] / us)
 
 
 def peer_text(row):
@@ -238,10 +243,8 @@ def fastest_runs(runs):
         peer = [r for r in same if r.get("peer_us") is not None]
         if peer:
             p = min(peer, key=lambda r: r["peer_us"])
-            t = p["peer_us"]
-            row.update(peer_us=t, peer_config=p["peer_config"], peer_rel_l2=max(r["peer_rel_l2"] for r in peer),
-                       peer_runs_us=[r["peer_us"] for r in peer], vs_peer=t / row["us"],
-                       peer_bw_frac=row["bw_frac"] * row["us"] / t, peer_mma_frac=row["mma_frac"] * row["us"] / t)
+            row.update(peer_fields(row, p["peer_us"], p["peer_config"], max(r["peer_rel_l2"] for r in peer)),
+                       peer_runs_us=[r["peer_us"] for r in peer])
         rows.append(row)
     return ceil, rows
 

@@ -121,10 +121,7 @@ def peer_routing(ids, tw, experts, block_m):
     """(rows, expert per block, weights, valid count [1], most padded rows): rows are token * topk + slot,
     topk * tokens = padding."""
     r = moe_sorting(ids.cpu(), tw.cpu(), experts, block_m)
-    tokens, topk = ids.shape
-    enc = r.sorted_token_ids.long()
-    slot, tok = enc >> 24, enc & 0xFFFFFF
-    rows = torch.where(slot < topk, tok * topk + slot, torch.full_like(enc, tokens * topk)).to(torch.int32)
+    rows = r.flat_rows().to(torch.int32)
     return rows.cuda(), r.sorted_expert_ids.cuda(), r.sorted_weights.cuda(), r.num_valid_ids.cuda(), r.max_padded
 
 

@@ -91,11 +91,11 @@ def ptxas_resources(report: str) -> dict:
             # the common names of the report, as on AMD
             "vgpr": regs, "agpr": 0, "sgpr": 0, "lds_bytes": smem,
             "vgpr_spill": (stores or 0) + (loads or 0), "sgpr_spill": 0, "scratch_bytes": stack,
-            # from registers alone until the launch's block and shared memory are known (compiler.compile)
-            "occupancy_waves_per_simd": sm90_warps_per_scheduler(regs)}
+            # set by compiler.compile, which knows the launch's block and shared memory
+            "occupancy_waves_per_simd": None}
 
 
-def sm90_warps_per_scheduler(regs, threads: int = 128, shared_bytes: int = 0):
+def sm90_warps_per_scheduler(regs, threads: int, shared_bytes: int):
     """Resident warps per SM sub-partition (the SIMD analogue) of an H100-class SM: whole blocks of `threads`,
     as many as its registers (64K, 256 per warp at a time), shared memory (228 KB, 1 KB reserved per block),
     64 warps and 32 blocks allow."""

@@ -108,6 +108,10 @@ def test_hand_example_and_empty_expert():
     assert sorted(blocks[3]) == sorted([e(1, 1), S])
     assert r.sorted_token_ids[8:].tolist() == [S] * 4
     check_sorting(r, ids, w, 4, 2)
+    # as rows token * topk + slot; padding one past the last row
+    rows = r.flat_rows().view(-1, 2)[:4].tolist()
+    assert sorted(rows[0] + rows[1]) == [0, 2, 5, 6] and sorted(rows[2]) == [1, 4] and sorted(rows[3]) == [3, 6]
+    assert r.flat_rows()[8:].tolist() == [6] * 4
 
 
 @pytest.mark.parametrize("tile_m", [16, 32, 64])

@@ -18,4 +18,4 @@ def test_sm90_occupancy_counts_whole_blocks(regs, threads, shared, warps):
 
 
 def test_sm90_occupancy_unknown_registers():
-    assert sm90_warps_per_scheduler(None) is None
+    assert sm90_warps_per_scheduler(None, 256, 0) is None

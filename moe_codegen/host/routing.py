@@ -29,6 +29,13 @@ class Routing:
     def num_blocks(self) -> int:
         return self.sorted_expert_ids.numel()
 
+    def flat_rows(self) -> torch.Tensor:
+        """int64 [max_padded]: each entry as the row token * topk + slot of a [tokens * topk, ...] tensor,
+        padding as tokens * topk (one past the last row)."""
+        ids = self.sorted_token_ids.long()
+        slot, token = ids >> _SLOT_SHIFT, ids & ((1 << _SLOT_SHIFT) - 1)
+        return torch.where(slot < self.topk, token * self.topk + slot, self.tokens * self.topk)
+
     def to(self, device) -> "Routing":
         return dataclasses.replace(
             self, sorted_token_ids=self.sorted_token_ids.to(device), sorted_weights=self.sorted_weights.to(device),
