@@ -17,6 +17,8 @@ the rate a transfer of that size reaches (a few MB do not reach the 1 GiB copy's
 With --sweep (every tile variant of the artifacts), each case's --refine fastest variants are then timed
 --rounds more times, taking turns, and their time is the median of their runs: a tile search otherwise
 crowns whichever variant a slowdown of the device (most runs have some, lasting seconds) happened to spare.
+A stage-2 kernel of reduce mode in the artifacts (a hand-built A/B folder) is timed alone, its (token, slot) rows
+into a NaN-poisoned buffer whose sum over the slots is checked: the structure of the peer's stage 2.
 """
 from __future__ import annotations
 
@@ -147,6 +149,9 @@ def run(args):
                 if stage == 1:
                     out = torch.empty(tokens, k, inter, dtype=torch.bfloat16, device="cuda")
                     N, K = 2 * inter, md
+                elif kern.spec["mode"] == "reduce":   # each (token, slot) row stored, summed by another kernel (untimed)
+                    out = torch.full((tokens, k, md), float("nan"), dtype=torch.bfloat16, device="cuda")
+                    N, K = md, inter
                 else:
                     out = torch.zeros(tokens, md, dtype=torch.bfloat16, device="cuda")
                     N, K = md, inter
@@ -154,7 +159,7 @@ def run(args):
                 w_bytes = p.w[0].numel() + (0 if p.scale is None else p.scale[0].numel() * p.scale.element_size())
                 call()
                 torch.cuda.synchronize()
-                err = rel_l2(out.float(), ref)
+                err = rel_l2((out.float().sum(1) if out.dim() == 3 and stage == 2 else out.float()), ref)
                 t = timed(call, flush)
                 bw = experts_touched * w_bytes / t
                 t_copy = same_bytes_copy(experts_touched * w_bytes, flush)
@@ -166,6 +171,8 @@ def run(args):
                            tma=kern.meta.get("tma", 0), multicast=kern.meta.get("cluster_y", 0),
                            split_k=kern.meta.get("grid_z", 1), k_waves=kern.meta.get("k_waves", 1),
                            trim_m=kern.meta.get("trim_m", 0), bulk_out=kern.meta.get("bulk_out", 0),
+                           regs=kern.meta.get("resources", {}).get("registers"), artifact=kern.folder.name,
+                           mode=kern.spec["mode"],
                            us=t * 1e6, weight_gb_s=bw / 1e9,
                            copy_same_us=t_copy * 1e6, of_same_copy=t_copy / t,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
