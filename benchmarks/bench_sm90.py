@@ -172,7 +172,7 @@ def run(args):
                            split_k=kern.meta.get("grid_z", 1), k_waves=kern.meta.get("k_waves", 1),
                            trim_m=kern.meta.get("trim_m", 0), bulk_out=kern.meta.get("bulk_out", 0),
                            regs=kern.meta.get("resources", {}).get("registers"), artifact=kern.folder.name,
-                           mode=kern.spec["mode"],
+                           mode=kern.spec["mode"], tokens_m=kern.meta.get("tokens_m", 0),
                            us=t * 1e6, weight_gb_s=bw / 1e9,
                            copy_same_us=t_copy * 1e6, of_same_copy=t_copy / t,
                            bw_frac=bw / ceil["copy_bytes_per_s"], tflops=flops / 1e12,
@@ -189,7 +189,8 @@ def run(args):
                       f"{' mc%d' % row['multicast'] if row['multicast'] else ''}"
                       f"{' sk%d' % row['split_k'] if row['split_k'] > 1 else ''}"
                       f"{' kw%d' % row['k_waves'] if row['k_waves'] > 1 else ''}"
-                      f"{' trim' if row['trim_m'] else ''}{' bulk' if row['bulk_out'] else ''}: "
+                      f"{' trim' if row['trim_m'] else ''}{' bulk' if row['bulk_out'] else ''}"
+                      f"{' tokens-M' if row['tokens_m'] else ''}: "
                       f"{row['us']:9.1f} us  weights {row['weight_gb_s']:7.1f} GB/s "
                       f"({row['bw_frac']:.3f} of copy, {row['of_same_copy']:.2f} of a {t_copy * 1e6:.1f} us same-bytes copy)  "
                       f"{row['tflops']:7.2f} TFLOP/s ({row['mma_frac']:.3f} of {ceil_key[:-6]})  "
@@ -303,7 +304,8 @@ def write(out_dir, ceil, rows):
                      f"{' tma' if r.get('tma') else ''}{' multicast' if r.get('multicast') else ''}"
                      f"{' split %d' % r['split_k'] if r.get('split_k', 1) > 1 else ''}"
                      f"{' k-waves %d' % r['k_waves'] if r.get('k_waves', 1) > 1 else ''}"
-                     f"{' trim' if r.get('trim_m') else ''}{' bulk' if r.get('bulk_out') else ''} | "
+                     f"{' trim' if r.get('trim_m') else ''}{' bulk' if r.get('bulk_out') else ''}"
+                     f"{' tokens-M' if r.get('tokens_m') else ''} | "
                      f"{r['us']:.1f} | {r['weight_gb_s']:.0f} | {r['bw_frac']:.3f} | "
                      f"{r['copy_same_us']:.1f} ({r['of_same_copy']:.2f}) | {r['tflops']:.2f} | "
                      f"{r['mma_frac']:.3f} ({r['mma_ceiling']}) | {r['rel_l2']:.1e} |" + (peer_cells(r) if peered else ""))

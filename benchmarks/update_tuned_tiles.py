@@ -9,7 +9,7 @@ finalists), K splits up to --max-split only.
 Entries of the same (target, dtype, group, stage, dims, tile_m, token bucket) are replaced; others are kept.
 With --raster (a block-order search, `build-artifacts --suite raster`) only the block order of the entries
 whose tile was searched is set, to the fastest group size and weight sharing (multicast, with its
-bulk copies: tma).
+bulk copies: tma) and the MMA's operand roles of the kernel it ran (tokens_m).
 """
 import argparse
 import json
@@ -34,7 +34,7 @@ def entries_from(bench: dict, target: str = "sm_90"):
                         tile_k=b["tile_k"], waves=b.get("waves"), prefetch=b.get("prefetch", 0), stages=b.get("stages", 0),
                         wgmma=b.get("wgmma", 0), split_k=b.get("split_k", 1), k_waves=b.get("k_waves", 1),
                         trim_m=b.get("trim_m", 0), tma=b.get("tma", 0), raster=b.get("raster", 0),
-                        multicast=b.get("multicast", 0),
+                        multicast=b.get("multicast", 0), tokens_m=b.get("tokens_m", 0),
                         measured_us=round(b["us"], 1),
                         bw_frac=round(b["bw_frac"], 3)))
     return out
@@ -59,7 +59,7 @@ def main():
             for e in table["entries"]:
                 if all(e.get(k) == n[k] for k in KEY) and all(e.get(k, 0) == n[k] for k in tile):
                     # (the weights shared by pairs of blocks need their bulk copies: tma comes with it)
-                    e.update({k: n[k] for k in ("raster", "multicast", "tma")})
+                    e.update({k: n[k] for k in ("raster", "multicast", "tma", "tokens_m")})
                     done += 1
         Path(a.table).write_text(json.dumps(table, indent=1) + "\n")
         print(f"block order of {done} entries from {a.bench_json}, table {a.table}")

@@ -146,7 +146,10 @@ def runtime_suite(target: str):
         for name, extra in (("S", {}), ("M", {}), ("M", {"waves": 8, "tile_k": 128}), ("S", {"stages": 3}),
                             ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4}),
                             ("M", {"raster": 3}), ("M", {"tma": 0}), ("S", {"tma": 0, "stages": 3}),
-                            ("M", {"waves": 8, "tile_k": 256, "stages": 3}), ("M", {"tile_n": 128})):
+                            ("M", {"waves": 8, "tile_k": 256, "stages": 3}), ("M", {"tile_n": 128}),
+                            # the tokens as the MMA's N side where M is the default (tokens_m)
+                            ("M", {"tokens_m": 0}), ("S", {"tokens_m": 0, "stages": 3}),
+                            ("M", {"tile_n": 128, "tokens_m": 0})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             if "tile_k" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] < SWIZZLE_ATOM:
                 continue   # (8-bit weights: K tiles of whole 128-byte swizzled rows)
@@ -160,6 +163,15 @@ def runtime_suite(target: str):
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                **{"tile_n": 64 * extra.get("waves", 4) // 4, **extra})))
+        # 128-token tiles of two warpgroups, each its 64 tokens as the MMA's M side, and as its N side
+        for tokens_m in (None, 0):
+            tokens, md2, inter2, e2, k2 = SHAPES["L"]
+            for stage in (1, 2):
+                specs.append(("L", KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
+                                              mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                              experts=e2, topk=k2, tokens_hint=tokens, tile_m=128, wgmma=1, waves=8,
+                                              tile_n=128, tile_k=128 // ACT_BYTES[DTYPES[dtype].act],
+                                              tokens_m=tokens_m)))
         if get_target(target).clusters:   # weight boxes multicast to pairs of blocks: L's experts hold 2-4
             # token tiles (pairs inside one expert and across two), M routed onto one expert by the test
             for name, extra in (("L", {}), ("L", {"waves": 8}), ("M", {"raster": 2})):
@@ -220,7 +232,7 @@ FINALISTS = 4   # per case and earlier search: the variants a final search (fina
 
 
 def finalist_variants(results) -> set:
-    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma, k_waves, trim_m) of
+    """(shape, dtype, stage, tile_m, tile_n, tile_k, waves, prefetch, stages, split_k, tma, k_waves, trim_m, tokens_m) of
     the FINALISTS fastest correct variants of each case in any of these search results (bench.json rows)."""
     keep, cases = set(), {}
     for i, res in enumerate(results):
@@ -231,7 +243,7 @@ def finalist_variants(results) -> set:
         for r in sorted(rows, key=lambda r: r["us"])[:FINALISTS]:
             keep.add((r["shape"], r["dtype"].rsplit("_", 1)[0], r["stage"], r["tile_m"], r["tile_n"], r["tile_k"],
                       r["waves"], r["prefetch"], r["stages"], r.get("split_k", 1), r.get("tma", 0), r.get("k_waves", 1),
-                      r.get("trim_m", 0)))
+                      r.get("trim_m", 0), r.get("tokens_m", 0)))
     return keep
 
 
@@ -250,7 +262,7 @@ def best_tiles(rows):
                  split_k=v.get("split_k", 1), k_waves=v.get("k_waves", 1), trim_m=v.get("trim_m", 0),
                  tma=v.get("tma", 0),
                  raster=v.get("raster", 0),
-                 multicast=v.get("multicast", 0),
+                 multicast=v.get("multicast", 0), tokens_m=v.get("tokens_m", 0),
                  us=v["us"], bw_frac=v["bw_frac"], mma_frac=v["mma_frac"])
             for k, v in sorted(best.items())]
 
@@ -282,14 +294,16 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
                             else (None,)
                         # decode, several MMA token tiles: blocks run only those up to their last real row too
                         trims = (None, 1) if tm < 64 and tm >= 2 * get_target(target).mma[dtype].m else (None,)
-                        for sk, kw, tr in itertools.product(splits, kws, trims):
+                        # the prefill kernel of weights by TMA: the tokens as the MMA's M side, and as its N side
+                        tms_ = (0, 1) if tma else (None,)
+                        for sk, kw, tr, tm_ in itertools.product(splits, kws, trims, tms_):
                             if finalists is not None and (name, dtype, stage, tm, tn, tk, waves, pf, st, sk or 1,
-                                                          tma or 0, kw or 1, tr or 0) not in finalists:
+                                                          tma or 0, kw or 1, tr or 0, tm_ or 0) not in finalists:
                                 continue
                             spec = KernelSpec(stage=stage, dtype=dtype, group_size=group, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md, inter_dim=inter, experts=e,
                                               topk=k, tile_m=tm, tile_n=tn, tile_k=tk, waves=waves, prefetch=pf,
-                                              stages=st, split_k=sk, tma=tma, k_waves=kw, trim_m=tr)
+                                              stages=st, split_k=sk, tma=tma, k_waves=kw, trim_m=tr, tokens_m=tm_)
                             specs.append((name, spec))
     return specs
 

@@ -27,7 +27,7 @@ OPERAND_NAMES = ("x", "w", "sx", "sw", "sorted_ids", "sorted_weights", "expert_i
 INT_ATTRS = ("stage", "group_size", "model_dim", "inter_dim", "experts", "topk")
 STR_ATTRS = ("dtype", "out_dtype", "mode", "target")
 PLAN_ATTRS = ("tile_m", "tile_n", "tile_k", "prefetch", "stages", "waves", "wgmma", "raster", "split_k", "k_waves",
-              "trim_m", "bulk_out", "tma", "multicast")
+              "trim_m", "bulk_out", "tma", "multicast", "tokens_m")
 OUT_MLIR = {"bf16": "bf16", "f16": "f16", "f32": "f32"}
 
 

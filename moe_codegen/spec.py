@@ -162,6 +162,11 @@ class KernelSpec:
     # memory of both (multicast), halving the weights' L2 reads; 0: each block copies its own; None:
     # the plan decides (the tuned table's choice, else 0)
     multicast: Optional[int] = None
+    # 1: the prefill kernel of weights by TMA (both MMA operands in shared memory) gives each warpgroup's MMA
+    # its 64 tokens as the M side and every weight row of the tile (gate and up) as N, one m64nN chain per
+    # warpgroup; 0: the weight rows as M (64 per chain), the tile's tokens as N; None: the plan decides (the
+    # tuned table's choice, else 1 where the tile allows: 64 tokens per warpgroup, N <= 256)
+    tokens_m: Optional[int] = None
     tokens_hint: Optional[int] = field(default=None, compare=True)
     # "gemm": the stage's GEMM; "reduce": the small kernel that sums stage 2's per-slot rows over topk
     # (reduce mode), reading `valid_mask` when `masked`
@@ -220,6 +225,8 @@ class KernelSpec:
             raise MoeCodegenError(f"bulk_out must be 0 or 1, got {self.bulk_out}")
         if self.tma not in (None, 0, 1):
             raise MoeCodegenError(f"tma must be 0 or 1, got {self.tma}")
+        if self.tokens_m not in (None, 0, 1):
+            raise MoeCodegenError(f"tokens_m must be 0 or 1, got {self.tokens_m}")
         if self.multicast not in (None, 0, 2):
             raise MoeCodegenError(f"multicast must be 0 (off) or 2 (pairs of blocks), got {self.multicast}")
         if self.waves is not None and self.waves not in (1, 2, 4, 8):

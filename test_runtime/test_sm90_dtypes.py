@@ -103,34 +103,54 @@ def test_prefill_warpgroup_mma_routing(artifacts, dtype, kind):
     check(f"{dtype} stage1 S wgmma {kind}", out, ref, seed)
 
 
-DENSE_PREFILL = [(dtype, stage, shape, waves, stages, tile_k, raster, tma, tile_n) for dtype in ("fp8", "bf16", "f16")
+DENSE_PREFILL = [(dtype, stage, shape, waves, stages, tile_k, raster, tma, tile_n, tokens_m)
+                 for dtype in ("fp8", "bf16", "f16")
                  for stage in (1, 2)
-                 for shape, waves, stages, tile_k, raster, tma, tile_n in (
-                     ("S", None, None, None, None, None, 64), ("M", None, None, None, None, None, 64),
-                     ("M", 8, None, 128, None, None, 128), ("S", None, 3, None, None, None, 64),
-                     ("M", None, 4, 64, None, None, 64), ("M", 8, 4, 64, None, None, 128),
-                     ("M", None, None, None, 3, None, 64), ("M", None, None, None, None, 0, 64),
-                     ("S", None, 3, None, None, 0, 64), ("M", 8, 3, 256, None, None, 128),
-                     ("M", None, None, None, None, None, 128))
+                 for shape, waves, stages, tile_k, raster, tma, tile_n, tokens_m in (
+                     ("S", None, None, None, None, None, 64, None), ("M", None, None, None, None, None, 64, None),
+                     ("M", 8, None, 128, None, None, 128, None), ("S", None, 3, None, None, None, 64, None),
+                     ("M", None, 4, 64, None, None, 64, None), ("M", 8, 4, 64, None, None, 128, None),
+                     ("M", None, None, None, 3, None, 64, None), ("M", None, None, None, None, 0, 64, None),
+                     ("S", None, 3, None, None, 0, 64, None), ("M", 8, 3, 256, None, None, 128, None),
+                     ("M", None, None, None, None, None, 128, None), ("M", None, None, None, None, None, 64, 0),
+                     ("S", None, 3, None, None, None, 64, 0), ("M", None, None, None, None, None, 128, 0))
                  if not (waves == 8 and tile_k == 128 and stage == 1 and dtype != "fp8")   # over the shared memory
                  and not (tile_k == 64 and dtype == "fp8")   # (fp8: K tiles of whole 128-byte swizzled rows)
                  and not (tile_k == 256 and (stage == 1 or dtype != "fp8"))]
 
 
-@pytest.mark.parametrize("dtype,stage,shape,waves,stages,tile_k,raster,tma,tile_n", DENSE_PREFILL)
-def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, raster, tma, tile_n, dtype, stage):
+@pytest.mark.parametrize("dtype,stage,shape,waves,stages,tile_k,raster,tma,tile_n,tokens_m", DENSE_PREFILL)
+def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, raster, tma, tile_n, tokens_m, dtype,
+                                     stage):
     """The sm_90a prefill kernel of weights used as stored: weights (by TMA, or by cp.async: tma 0) and a
     64-token tile (cp.async) through a ring, both wgmma operands in shared memory (fp8: the native e4m3
     wgmma), forced on small shapes, two warpgroups, a ring deeper than S's K, K tiles of half a prepared
     chunk (tile_k 64; with two warpgroups each thread's copies then span two warps' columns) or of two
     (tile_k 256, TMA only), two 16-column blocks per warp (tile_n 128, 4 warps), blocks in groups of 3
-    token tiles."""
+    token tiles.  With weights by TMA and one warpgroup of 64 tokens (4 warps) the tokens are the MMA's M
+    side by default (tokens_m); tokens_m 0 keeps them its N side."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=-1, wgmma=1, waves=waves, stages=stages,
-                       tile_k=tile_k, raster=raster, tma=tma, tile_n=tile_n)
+                       tile_k=tile_k, raster=raster, tma=tma, tile_n=tile_n, tokens_m=tokens_m)
     assert k.meta.get("tma", 0) == (0 if tma == 0 else 1)
+    # (the plan's default where each warpgroup takes 64 tokens; tile_n 128 of 16-column warps is 8 warps)
+    assert k.meta.get("tokens_m", 0) == (1 if tokens_m is None and tma != 0 and k.tile_m == 16 * k.meta["waves"] else 0)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} wgmma waves {waves} stages {stages} tile_k {tile_k} raster {raster} "
-          f"tma {tma} tile_n {tile_n}", out, ref, seed)
+          f"tma {tma} tile_n {tile_n} tokens_m {tokens_m}", out, ref, seed)
+
+
+@pytest.mark.parametrize("tokens_m", [None, 0])
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["fp8", "bf16", "f16"])
+def test_prefill_tokens_m_two_warpgroups(artifacts, tokens_m, dtype, stage):
+    """A 128-token tile of two warpgroups (L: 3 token tiles per expert, a partial last one): each group's
+    64 tokens as the MMA's M side over the tile's 256 (stage 1: gate and up) or 128 weight rows (the
+    default), or the tokens as its N side (tokens_m 0)."""
+    k = artifacts.find(shape="L", stage=stage, dtype=dtype, group_size=-1, wgmma=1, tile_m=128, waves=8,
+                       tokens_m=tokens_m)
+    assert k.meta.get("tokens_m", 0) == (0 if tokens_m == 0 else 1)
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES["L"][0])
+    check(f"{dtype} stage{stage} L 128-token tile tokens_m {tokens_m}", out, ref, seed)
 
 
 @pytest.mark.parametrize("stage", [1, 2])

@@ -58,7 +58,11 @@ def test_every_variant_fits_the_chip(target, shape, stage, dtype, group):
     assert k.launch["tile_m"] == tile_m
     if wgmma:
         elem = {"fp8": "e4m3"}.get(wg.elem, wg.elem)
-        mma = f"wgmma.mma_async.sync.aligned.m64n{tile_m}k{wg.k}.f32.{elem}.{elem}"
+        # the tokens as the MMA's M side (64 per warpgroup) by default where the tile allows: N = its weight rows
+        rows = k.launch["tile_n"] * (2 if stage == 1 else 1)
+        tokens_m = wg.smem_a and k.launch.get("tma") and tile_m == 16 * k.launch["waves"] and rows <= 256
+        assert k.launch.get("tokens_m", 0) == int(bool(tokens_m))
+        mma = f"wgmma.mma_async.sync.aligned.m64n{rows if tokens_m else tile_m}k{wg.k}.f32.{elem}.{elem}"
     else:
         mma = MMA_TEXT[target][DTYPES[dtype].act]
     assert mma in k.isa

@@ -100,8 +100,8 @@ def test_tma_kernel_plan_and_refusals():
 
 @pytest.mark.parametrize("dtype,stage", [("fp8", 1), ("fp8", 2), ("bf16", 1), ("bf16", 2)])
 def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
-    """The Kimi prefill entries of the tuned table say which weight path (tma), block order (raster) and weight
-    sharing (multicast) the searches measured fastest; the plan takes them, and a user's choice wins over the
+    """The Kimi prefill entries of the tuned table say which weight path (tma), block order (raster), weight
+    sharing (multicast) and MMA operand roles (tokens_m) the searches measured fastest; the plan takes them, and a user's choice wins over the
     table's."""
     import dataclasses
 
@@ -112,8 +112,8 @@ def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
     entry = tuned(spec)
     assert entry is not None and entry["raster"] is not None
     plan, notes = choose(spec)
-    assert (plan["tma"], plan["raster"], plan["tile_n"], plan["multicast"]) == (entry["tma"], entry["raster"],
-                                                                                entry["tile_n"], entry["multicast"])
+    assert (plan["tma"], plan["raster"], plan["tile_n"], plan["multicast"], plan["tokens_m"]) == (
+        entry["tma"], entry["raster"], entry["tile_n"], entry["multicast"], entry["tokens_m"])
     assert "from the tuned table" in notes[-1]
     mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"]))
     assert (mine["raster"], mine["tma"]) == (3, 1 - entry["tma"])
@@ -160,6 +160,39 @@ def test_multicast_plan_grid_and_refusals():
             compile_kernel(KernelSpec(multicast=2, **{**base, **bad}))
     with pytest.raises(MoeCodegenError, match="multicast must be 0 .off. or 2"):
         KernelSpec(multicast=4, **base).validate()
+
+
+def test_tokens_m_plan_isa_and_refusals():
+    """tokens_m: each warpgroup's 64 tokens as the MMA's M side over every weight row of the tile (one m64nN
+    chain, N = gate + up rows in stage 1), the default where the tile allows it; tokens_m 0 keeps the weight
+    rows as M (m64 chains over the tile's tokens as N) with its token swap between lanes. Asked for, it also
+    takes tiles whose columns do not split into one 16-column block per warp (tile_n 64 on 8 warps)."""
+    from moe_codegen.compiler import compile as compile_kernel
+    from moe_codegen.errors import MoeCodegenError
+
+    base = dict(stage=1, group_size=-1, target="sm_90", model_dim=256, inter_dim=128, experts=4, topk=2,
+                tokens_hint=512, dtype="fp8")
+    k = compile_kernel(KernelSpec(**base))
+    assert (k.launch["tile_m"], k.launch["tile_n"], k.launch["waves"], k.launch["tokens_m"]) == (128, 128, 8, 1)
+    assert "m64n256k32.f32.e4m3.e4m3" in k.isa and "shfl.sync" not in k.isa
+    assert "wgmma.wait_group.sync.aligned 1;" in k.isa
+    off = compile_kernel(KernelSpec(tokens_m=0, **base))
+    assert "tokens_m" not in off.launch
+    assert "m64n128k32.f32.e4m3.e4m3" in off.isa and "m64n256" not in off.isa and "shfl.sync.bfly" in off.isa
+    narrow = compile_kernel(KernelSpec(tokens_m=1, tile_m=128, tile_n=64, waves=8, **base))
+    assert narrow.launch["tokens_m"] == 1 and "m64n128k32.f32.e4m3.e4m3" in narrow.isa
+    with pytest.raises(MoeCodegenError, match="waves 8 must divide the 4 column blocks of tile_n 64"):
+        compile_kernel(KernelSpec(tokens_m=0, tile_m=128, tile_n=64, waves=8, **base))
+    for bad, msg in (({"tma": 0}, r"tokens_m 1: only the prefill kernel of weights used as stored with its weight "
+                                  r"tiles by TMA \(tma 1\)"),
+                     ({"tile_m": 64, "waves": 8, "tile_n": 128},
+                      r"tokens_m 1: each warpgroup takes 64 tokens: tile_m must be 16 x waves \(128\), got 64"),
+                     ({"dtype": "int4_fp8", "group_size": 32}, "tokens_m 1: only the prefill kernel")):
+        with pytest.raises(MoeCodegenError, match=msg):
+            compile_kernel(KernelSpec(**{**base, "tokens_m": 1, **bad}))
+    assert compile_kernel(KernelSpec(**{**base, "tile_m": 64, "waves": 8, "tile_n": 128})).launch.get("tokens_m") is None
+    with pytest.raises(MoeCodegenError, match="tokens_m must be 0 or 1"):
+        KernelSpec(tokens_m=2, **base).validate()
 
 
 def test_raster_suite_searches_weight_sharing():

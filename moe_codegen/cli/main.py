@@ -58,6 +58,8 @@ def build_parser():
                    "by the tensor memory accelerator (1) or cp.async (0) (default: the plan's)")
     c.add_argument("--multicast", type=int, choices=(0, 2), help="sm_90 prefill with weights by TMA: pairs of blocks "
                    "(clusters) share each weight box where both tiles are one expert's (default: the plan's)")
+    c.add_argument("--tokens-m", type=int, choices=(0, 1), help="sm_90 prefill with weights by TMA: each warpgroup's "
+                   "64 tokens as the MMA's M side, every weight row of the tile as N (default: the plan's)")
     c.add_argument("--dump-ir", metavar="DIR", default="moe_ir")
     b = sub.add_parser("build-artifacts", help="compile a suite of kernels into a folder a GPU machine can run")
     b.add_argument("--target", choices=("sm_90",), default="sm_90")
@@ -87,21 +89,22 @@ def compile_command(args) -> int:
                           tile_k=args.tile_k, tokens_hint=args.tokens, waves=args.waves, prefetch=args.prefetch,
                           stages=args.stages, wgmma=args.wgmma, raster=args.raster, split_k=args.split_k,
                           k_waves=args.k_waves, trim_m=args.trim_m, bulk_out=args.bulk_out, tma=args.tma,
-                          multicast=args.multicast)
+                          multicast=args.multicast, tokens_m=args.tokens_m)
         k = compile_kernel(spec, dump_ir=out / f"stage{stage}")
         rows.append((stage, k))
         if stage == 2 and args.mode == "reduce":   # the GEMM's per-slot rows are summed by its reduce kernel
             rspec = dataclasses.replace(spec, kernel="reduce", masked=args.valid_mask, tile_m=None, tile_n=None,
                                         tile_k=None, waves=None, prefetch=None, stages=None, wgmma=None,
                                         raster=None, split_k=None, k_waves=None, trim_m=None, bulk_out=None, tma=None,
-                                        multicast=None)
+                                        multicast=None, tokens_m=None)
             rows.append(("2_reduce", compile_kernel(rspec, dump_ir=out / "stage2_reduce")))
     for stage, k in rows:
         r, l = k.resources, k.launch
         shape = (f"tile {l['tile_m']}x{l['tile_n']}x{l['tile_k']}" if k.spec.kernel == "gemm"
                  else f"{l['cols_per_thread']} columns per thread")
         # the prefill kernel, its weight path and weight sharing
-        kind = "".join(f" {n}" for n in ("wgmma", "tma") if l.get(n)) + (" multicast" if l.get("cluster_y") else "")
+        kind = "".join(f" {n}" for n in ("wgmma", "tma") if l.get(n)) + (" multicast" if l.get("cluster_y") else "") \
+            + (" tokens-M" if l.get("tokens_m") else "")
         head = f"stage{stage} {k.name} [{args.target}] {shape}{kind} block {l['block']}:"
         if args.target.startswith("gfx"):
             body = (f"vgpr {r['vgpr']} agpr {r['agpr']} sgpr {r['sgpr']} lds {r['lds_bytes']} B "

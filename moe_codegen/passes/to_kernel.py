@@ -48,7 +48,7 @@ def _plan(op):
     try:
         plan = {k: ir.IntegerAttr(op.attributes[k]).value for k in ("tile_m", "tile_n", "tile_k", "waves")}
         for k in ("prefetch", "stages", "wgmma", "raster", "split_k", "k_waves", "trim_m", "tma", "multicast",
-                  "bulk_out"):
+                  "bulk_out", "tokens_m"):
             plan[k] = ir.IntegerAttr(op.attributes[k]).value if k in op.attributes else 0
         return plan
     except KeyError:
@@ -123,6 +123,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     run_t = "vector<4xf32>" if grouped else acc_t   # running sum: f32 once group scales apply
     if wgmma:   # one accumulator per weight-column tile holds every token of the tile
         run_t = f"vector<{m_reps * 4}xf32>"
+    swap = bool(plan.get("tokens_m", 0))   # the tokens as the warpgroup MMA's M side (moe-plan checked the tile)
+    if swap:   # one accumulator per warpgroup: its 64 tokens x every weight row of the tile
+        run_t = f"vector<{tn * gu_count // 2}xf32>"
     row_factor = 1.0 / UNPACK_FACTOR.get(geo.scheme, 1)
 
     e = Emitter()
@@ -192,6 +195,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     def slot_major(tok, slot):
         """int8smooth's stage-1 row of (token, slot): slot * tokens + token."""
         return e.add(e.op(f"arith.muli {slot}, %tokens : i32"), tok)
+
+    col_scaled = info.weight_scaled and not grouped   # a scale per weight row, applied after the K loop
 
     def row_info(row):
         v = load("%sorted_ids", e.mulc(row, 4), true, i32)
@@ -401,7 +406,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
     # tile's last real row), and the block runs the one its rows need: an expert with rows for one m tile
     # of two (half the experts at 64 tokens over 64) skips the other's MMAs and activation loads
     def acc_count(m):   # running sums of a block with m live token tiles (a wgmma one holds every token)
-        return len(subs) if wgmma else m * len(subs)
+        return 1 if swap else len(subs) if wgmma else m * len(subs)
     full_m = m_reps
     red_bytes = partial_sum_bytes(kw, waves, W, acc_count(full_m) * 4)   # (running sums of 4 elements)
     m_counts = list(range(full_m, 0, -1)) if trim else [full_m]
@@ -475,14 +480,19 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             tdesc = [ttiles.desc(slot, j * kch) for j in range(n_k)]
             issued = []
             wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")   # this warpgroup
-            for si in range(len(subs)):
+            if swap:   # the operands' roles exchanged: the weights' rows are the N side, the group's tokens M
+                tdesc = [ttiles.desc(slot, j * kch, row=e.mulc(wg, 64)) for j in range(n_k)]
+                wdesc = [wtiles.desc(slot, j * kch, row=e.c(0)) for j in range(n_k)]
+                issued.append(e.generic("moe.wgmma", wdesc + tdesc + [running[0]],
+                    ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
+            for si in range(0 if swap else len(subs)):
                 wdesc = [wtiles.desc(slot, j * kch, row=wtiles.slab_row(wg, si, len(subs))) for j in range(n_k)]
                 issued.append(e.generic("moe.wgmma", tdesc + wdesc + [running[si]],
                     ["i64"] * (2 * n_k) + [run_t], run_t, f'atom = "{atom.name}", steps = {n_k} : i64'))
             if pair is not None:   # a sharing pair's refill, behind this tile's MMAs (it may wait for the partner)
                 issue_shared(ahead_k, ahead_slot, ahead_live, e.addc(i, stages - 2))
             # the MMAs of this K tile stay in flight; the previous tile's are finished
-            running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(subs)} : i64") for v in issued]
+            running = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, f"pending = {len(issued)} : i64") for v in issued]
             if pair is not None:   # this warp is done with the slot of the previous tile (none before tile 0)
                 lane0 = e.op(f"arith.cmpi eq, {lane}, {e.c(0)} : i32")
                 past0 = e.op(f"arith.cmpi ugt, {i}, {e.c(0)} : i32")
@@ -618,13 +628,13 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         if ss:   # the last tile's MMAs
             accs = [e.generic("moe.wgmma_wait", [v], [run_t], run_t, "pending = 0 : i64") for v in accs]
         f32_t = "vector<4xf32>"
-        if wgmma:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
+        if wgmma and not swap:   # per 8 tokens, the elements of the per-warp MMA's accumulator: the mma.sync epilogue
             accs = [e.op(f"vector.extract_strided_slice {a} {{offsets = [{4 * m}], sizes = [4], strides = [1]}} "
                          f": {run_t} to {f32_t}") for m in range(m_reps) for a in accs]
         if run_t.endswith("i32>"):   # integer MMA sums (per-row scaling): exact in i32, converted once
             accs = [e.op(f"arith.sitofp {a} : {run_t} to {f32_t}") for a in accs]
 
-        if tma:   # the weights' rows in natural column order (moe_codegen/tma.py): MMA rows g, g + 8 are columns
+        if tma and not swap:   # the weights' rows in natural column order (moe_codegen/tma.py): MMA rows g, g + 8 are columns
             # g, g + 8; a lane swaps one token with the lane of the neighbouring column (g ^ 1: lane ^ 4), so that
             # it holds one token (2t + g % 2) of two column pairs (2 (g // 2) + 0 / 1, and 8 further)
             g = parts["g"]
@@ -639,7 +649,7 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                        ((got[0], c[0]), (c[1], got[0]), (got[1], c[2]), (c[3], got[1]))]
                 swapped.append(e.op(f"vector.from_elements {', '.join(sel)} : {f32_t}"))
             accs = swapped
-        if not grouped and info.weight_scaled:  # per-row weight scale, once, after the K loop
+        if col_scaled and not swap:  # per-row weight scale, once, after the K loop
             for s in subs:
                 if tma:   # the lane's two column pairs (see above)
                     col0 = e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, s["b"], blocks),
@@ -656,7 +666,9 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         # every (row, column pair) a lane writes: its row bookkeeping and its values
         with_weight = (spec.stage == 1) == spec.doweight_stage1
         row_ops, values = [], []
-        if tma:   # per column pair: its first column, block and elements (one token row per lane, see above)
+        if swap:   # lane (g, t) of warp w4 of group wg: tokens 64 wg + 16 w4 + g (+ 8), weight rows 8 j + 2 t (+ 1)
+            col_slots, c_slots = [], []
+        elif tma:   # per column pair: its first column, block and elements (one token row per lane, see above)
             col_slots = [(e.add(e.addc(TmaWeightTiles.block_col(e, e.mulc(by, tn), wave, b, blocks), h), cbase), b,
                           ((0, h // 4), (0, h // 4 + 1))) for b in range(blocks) for h in (0, 8)]
             c_slots = [(e.add(e.mulc(parts["t"], 2), e.op(f"arith.extui {odd} : i1 to i32")), None)]
@@ -666,29 +678,59 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         cols = [c for c, _, _ in col_slots]
         if bulk:   # the tile's own columns: a shared-memory row of tn
             cols = [e.op(f"arith.subi {c}, {e.mulc(by, tn)} : i32") for c in cols]
-        for m in range(m_reps):
+
+        def row_operands(row, tile_row):
+            """(output row offset, valid, activation scale, routing weight) of sorted row `row`; tile_row() gives its
+            row in the tile (bulk_out: its row of the staged tile), emitted only where needed."""
+            tok, slot, valid = row_info(row)
+            ts = e.add(e.mulc(tok, topk), slot)
+            if spec.stage == 1:
+                sx_row = slot_major(tok, slot) if info.slot_major else tok
+            else:
+                sx_row = ts
+            if bulk:   # the row of the block's tile in shared memory
+                out_row = e.mulc(tile_row(), tn)
+            elif spec.stage == 1:
+                out_row = e.mulc(ts, inter)
+            else:
+                out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
+            if info.act_scaled:
+                sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
+                if row_factor != 1.0:
+                    sx = e.op(f"arith.mulf {sx}, {e.c(repr(row_factor), 'f32')} : f32")
+            else:   # 16-bit activations carry no scale
+                sx = e.c("1.0", "f32")
+            weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
+            return [out_row, valid, sx, weight]
+
+        if swap:
+            wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")
+            w4 = e.op(f"arith.remui {wave}, {e.c(4)} : i32")
+            g, t2 = e.op(f"arith.divui {lane}, {e.c(4)} : i32"), e.mulc(e.op(f"arith.remui {lane}, {e.c(4)} : i32"), 2)
+            r0 = e.add(e.add(e.mulc(wg, 64), e.mulc(w4, 16)), g)
+            n_pairs = tn // 8
+            cols = [e.addc(t2, 8 * j) if bulk else e.add(e.mulc(by, tn), e.addc(t2, 8 * j)) for j in range(n_pairs)]
+            scales = {}
+            if col_scaled:   # the weight rows' scales: pair j of half gu
+                for j in range(n_pairs):
+                    for gu in range(gu_count):
+                        wrow = e.add(e.mulc(by, tn), e.addc(t2, 8 * j + gu * inter))
+                        sv = load(sw_e, e.mulc(wrow, 4), true, F32X2)
+                        scales[j, gu] = [e.op(f"vector.extract {sv}[{q}] : f32 from {F32X2}") for q in range(2)]
+            for r in range(2):
+                tile_row = e.addc(r0, 8 * r)
+                row_ops += row_operands(e.add(row0, tile_row), lambda t=tile_row: t)
+                for j in range(n_pairs):
+                    for gu in range(gu_count):
+                        for q in range(2):
+                            v = e.op(f"vector.extract {accs[0]}[{4 * (j + gu * n_pairs) + 2 * r + q}] : f32 from {run_t}")
+                            if col_scaled:
+                                v = e.op(f"arith.mulf {v}, {scales[j, gu][q]} : f32")
+                            values.append(v)
+        for m in range(0 if swap else m_reps):
             for r_in_tile, elem_pairs in c_slots:
-                row = e.add(row0, e.addc(r_in_tile, m * atom.m))
-                tok, slot, valid = row_info(row)
-                ts = e.add(e.mulc(tok, topk), slot)
-                if spec.stage == 1:
-                    sx_row = slot_major(tok, slot) if info.slot_major else tok
-                else:
-                    sx_row = ts
-                if bulk:   # the row of the block's tile in shared memory
-                    out_row = e.mulc(e.addc(r_in_tile, m * atom.m), tn)
-                elif spec.stage == 1:
-                    out_row = e.mulc(ts, inter)
-                else:
-                    out_row = e.mulc(ts if spec.mode == "reduce" else tok, spec.model_dim)
-                if info.act_scaled:
-                    sx = load("%sx", e.mulc(sx_row, 4), valid, "f32")
-                    if row_factor != 1.0:
-                        sx = e.op(f"arith.mulf {sx}, {e.c(repr(row_factor), 'f32')} : f32")
-                else:   # 16-bit activations carry no scale
-                    sx = e.c("1.0", "f32")
-                weight = load("%sorted_weights", e.mulc(row, 4), valid, "f32") if with_weight else e.c("1.0", "f32")
-                row_ops += [out_row, valid, sx, weight]
+                row_ops += row_operands(e.add(row0, e.addc(r_in_tile, m * atom.m)),
+                                        lambda r=r_in_tile, m=m: e.addc(r, m * atom.m))
                 for _, b, els in col_slots:
                     for gu in range(gu_count):
                         for t_r, el in els or elem_pairs[0]:
@@ -751,7 +793,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
                              **({"grid_z": split} if split > 1 else {}), **({"k_waves": kw} if kw > 1 else {}),
-                             **({"trim_m": 1} if trim else {}), **({"bulk_out": 1} if bulk else {})), e, loc,
+                             **({"trim_m": 1} if trim else {}), **({"bulk_out": 1} if bulk else {}),
+                             **({"tokens_m": 1} if swap else {})), e, loc,
                         # the swizzled MMA operand layouts repeat every 512 / 1024 bytes from an aligned start
                         smem_align=1024 if wgmma else 16, extra_args=["w_map"] if tma else [])
 

@@ -9,6 +9,8 @@
 // -9223371899415756800), the tokens' in the 128-byte swizzle (layout 1, stride 1024:
 // 4611686293305360384).  The weights' rows are in column order, so after the K loop a lane swaps a
 // token with its neighbour column's lane (shfl.sync.bfly 4) before the packed stores.
+// tokens_m = 0: the weights' rows as the MMA's M side, 64 per chain (the default, the tokens as M:
+// sm90_prefill_wgmma_dense_tokens_m.mlir).
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa -o %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx --check-prefix=NOT
@@ -45,7 +47,7 @@
 // NOT-NOT: ld.global.v4
 module {
   func.func @moe_stage1_fp8_row_bf16_atomic(%x: memref<?x256xf8E4M3FN>, %w: memref<4x256x256xi8>, %sx: memref<?xf32>, %sw: memref<4x256xf32>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {
-    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = -1 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "fp8", out_dtype = "bf16", mode = "atomic", target = "sm_90", doweight_stage1 = false, tokens_hint = 512 : i64} : (memref<?x256xf8E4M3FN>, memref<4x256x256xi8>, memref<?xf32>, memref<4x256xf32>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = -1 : i64, model_dim = 256 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "fp8", out_dtype = "bf16", mode = "atomic", target = "sm_90", doweight_stage1 = false, tokens_hint = 512 : i64, tokens_m = 0 : i64} : (memref<?x256xf8E4M3FN>, memref<4x256x256xi8>, memref<?xf32>, memref<4x256xf32>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
     return
   }
 }

@@ -12,6 +12,7 @@
 // (before a partner's copy or arrival may reach them) and after the loop (no block leaves while its
 // partner may still copy or arrive into it).
 // NOT-NOT: .release.cluster.shared::cluster
+// (tokens_m = 0: the weights' rows as the MMA's M side, as before the tokens-as-M default.)
 // RUN: %moe-opt %s --pipeline moe-to-sm_90 --emit isa -o %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx
 // RUN: FileCheck %s --input-file %t.ptx --check-prefix=LOOP
@@ -53,7 +54,7 @@
 // LOOP: shfl.sync.bfly.b32
 module {
   func.func @moe_stage1_fp8_row_bf16_atomic(%x: memref<?x1024xf8E4M3FN>, %w: memref<4x256x1024xi8>, %sx: memref<?xf32>, %sw: memref<4x256xf32>, %sorted_ids: memref<?xi32>, %sorted_weights: memref<?xf32>, %expert_ids: memref<?xi32>, %num_valid: memref<1xi32>, %out: memref<?x2x128xbf16>) {
-    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = -1 : i64, model_dim = 1024 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "fp8", out_dtype = "bf16", mode = "atomic", target = "sm_90", doweight_stage1 = false, tokens_hint = 512 : i64, multicast = 2 : i64} : (memref<?x1024xf8E4M3FN>, memref<4x256x1024xi8>, memref<?xf32>, memref<4x256xf32>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
+    "moe.gemm"(%x, %w, %sx, %sw, %sorted_ids, %sorted_weights, %expert_ids, %num_valid, %out) {stage = 1 : i64, group_size = -1 : i64, model_dim = 1024 : i64, inter_dim = 128 : i64, experts = 4 : i64, topk = 2 : i64, dtype = "fp8", out_dtype = "bf16", mode = "atomic", target = "sm_90", doweight_stage1 = false, tokens_hint = 512 : i64, multicast = 2 : i64, tokens_m = 0 : i64} : (memref<?x1024xf8E4M3FN>, memref<4x256x1024xi8>, memref<?xf32>, memref<4x256xf32>, memref<?xi32>, memref<?xf32>, memref<?xi32>, memref<1xi32>, memref<?x2x128xbf16>) -> ()
     return
   }
 }
