@@ -147,9 +147,10 @@ def runtime_suite(target: str):
                             ("M", {"tile_k": 64, "stages": 4}), ("M", {"waves": 8, "tile_k": 64, "stages": 4}),
                             ("M", {"raster": 3}), ("M", {"tma": 0}), ("S", {"tma": 0, "stages": 3}),
                             ("M", {"waves": 8, "tile_k": 256, "stages": 3}), ("M", {"tile_n": 128}),
-                            # the tokens as the MMA's N side where M is the default (tokens_m)
+                            # the tokens as the MMA's N side where M is the default (tokens_m), and as M over
+                            # a tile whose default is N (tile_n 128 on one warpgroup: 256 gate / up rows)
                             ("M", {"tokens_m": 0}), ("S", {"tokens_m": 0, "stages": 3}),
-                            ("M", {"tile_n": 128, "tokens_m": 0})):
+                            ("M", {"tile_n": 128, "waves": 4, "tokens_m": 1})):
             tokens, md2, inter2, e2, k2 = SHAPES[name]
             if "tile_k" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] < SWIZZLE_ATOM:
                 continue   # (8-bit weights: K tiles of whole 128-byte swizzled rows)
@@ -157,20 +158,21 @@ def runtime_suite(target: str):
             # K tiles of 256: fp8 stage 2 only, a tile whose weight pieces map onto no thread split: TMA)
             if extra.get("tile_k") == 256 and DTYPES[dtype].act != "fp8":
                 continue
-            big = "waves" in extra and extra["tile_k"] * ACT_BYTES[DTYPES[dtype].act] >= 256
+            big = "waves" in extra and extra.get("tile_k", 0) * ACT_BYTES[DTYPES[dtype].act] >= 256
             for stage in (2,) if big else (1, 2):
                 specs.append((name, KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
                                                mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                                experts=e2, topk=k2, tokens_hint=tokens, tile_m=64, wgmma=1,
                                                **{"tile_n": 64 * extra.get("waves", 4) // 4, **extra})))
-        # 128-token tiles of two warpgroups, each its 64 tokens as the MMA's M side, and as its N side
-        for tokens_m in (None, 0):
+        # 128-token tiles of two warpgroups, each its 64 tokens as the MMA's M side, and as its N side; as M
+        # with tile_n 64 too (columns that do not split into a 16-column block per warp)
+        for tokens_m, tn in ((None, 128), (0, 128), (1, 64)):
             tokens, md2, inter2, e2, k2 = SHAPES["L"]
             for stage in (1, 2):
                 specs.append(("L", KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
                                               mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
                                               experts=e2, topk=k2, tokens_hint=tokens, tile_m=128, wgmma=1, waves=8,
-                                              tile_n=128, tile_k=128 // ACT_BYTES[DTYPES[dtype].act],
+                                              tile_n=tn, tile_k=128 // ACT_BYTES[DTYPES[dtype].act],
                                               tokens_m=tokens_m)))
         if get_target(target).clusters:   # weight boxes multicast to pairs of blocks: L's experts hold 2-4
             # token tiles (pairs inside one expert and across two), M routed onto one expert by the test

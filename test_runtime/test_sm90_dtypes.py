@@ -113,7 +113,7 @@ DENSE_PREFILL = [(dtype, stage, shape, waves, stages, tile_k, raster, tma, tile_
                      ("M", None, None, None, 3, None, 64, None), ("M", None, None, None, None, 0, 64, None),
                      ("S", None, 3, None, None, 0, 64, None), ("M", 8, 3, 256, None, None, 128, None),
                      ("M", None, None, None, None, None, 128, None), ("M", None, None, None, None, None, 64, 0),
-                     ("S", None, 3, None, None, None, 64, 0), ("M", None, None, None, None, None, 128, 0))
+                     ("S", None, 3, None, None, None, 64, 0), ("M", 4, None, None, None, None, 128, 1))
                  if not (waves == 8 and tile_k == 128 and stage == 1 and dtype != "fp8")   # over the shared memory
                  and not (tile_k == 64 and dtype == "fp8")   # (fp8: K tiles of whole 128-byte swizzled rows)
                  and not (tile_k == 256 and (stage == 1 or dtype != "fp8"))]
@@ -128,29 +128,32 @@ def test_prefill_warpgroup_mma_dense(artifacts, shape, waves, stages, tile_k, ra
     chunk (tile_k 64; with two warpgroups each thread's copies then span two warps' columns) or of two
     (tile_k 256, TMA only), two 16-column blocks per warp (tile_n 128, 4 warps), blocks in groups of 3
     token tiles.  With weights by TMA and one warpgroup of 64 tokens (4 warps) the tokens are the MMA's M
-    side by default (tokens_m); tokens_m 0 keeps them its N side."""
+    side by default (tokens_m); tokens_m 0 keeps them its N side; tokens_m 1 asks for M where N is the
+    default (tile_n 128 on 4 warps: one m64n256 chain over stage 1's gate and up rows)."""
     k = artifacts.find(shape=shape, stage=stage, dtype=dtype, group_size=-1, wgmma=1, waves=waves, stages=stages,
                        tile_k=tile_k, raster=raster, tma=tma, tile_n=tile_n, tokens_m=tokens_m)
     assert k.meta.get("tma", 0) == (0 if tma == 0 else 1)
     # (the plan's default where each warpgroup takes 64 tokens; tile_n 128 of 16-column warps is 8 warps)
-    assert k.meta.get("tokens_m", 0) == (1 if tokens_m is None and tma != 0 and k.tile_m == 16 * k.meta["waves"] else 0)
+    assert k.meta.get("tokens_m", 0) == (1 if tokens_m == 1 or tokens_m is None and tma != 0
+                                         and k.tile_m == 16 * k.meta["waves"] else 0)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES[shape][0])
     check(f"{dtype} stage{stage} {shape} wgmma waves {waves} stages {stages} tile_k {tile_k} raster {raster} "
           f"tma {tma} tile_n {tile_n} tokens_m {tokens_m}", out, ref, seed)
 
 
-@pytest.mark.parametrize("tokens_m", [None, 0])
+@pytest.mark.parametrize("tokens_m,tile_n", [(None, 128), (0, 128), (1, 64)])
 @pytest.mark.parametrize("stage", [1, 2])
 @pytest.mark.parametrize("dtype", ["fp8", "bf16", "f16"])
-def test_prefill_tokens_m_two_warpgroups(artifacts, tokens_m, dtype, stage):
+def test_prefill_tokens_m_two_warpgroups(artifacts, tokens_m, tile_n, dtype, stage):
     """A 128-token tile of two warpgroups (L: 3 token tiles per expert, a partial last one): each group's
     64 tokens as the MMA's M side over the tile's 256 (stage 1: gate and up) or 128 weight rows (the
-    default), or the tokens as its N side (tokens_m 0)."""
+    default), or the tokens as its N side (tokens_m 0); as M over tile_n 64 too (8 warps over 4 column
+    blocks: only the tokens-as-M kernel takes it)."""
     k = artifacts.find(shape="L", stage=stage, dtype=dtype, group_size=-1, wgmma=1, tile_m=128, waves=8,
-                       tokens_m=tokens_m)
+                       tile_n=tile_n, tokens_m=tokens_m)
     assert k.meta.get("tokens_m", 0) == (0 if tokens_m == 0 else 1)
     out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES["L"][0])
-    check(f"{dtype} stage{stage} L 128-token tile tokens_m {tokens_m}", out, ref, seed)
+    check(f"{dtype} stage{stage} L 128-token tile tile_n {tile_n} tokens_m {tokens_m}", out, ref, seed)
 
 
 @pytest.mark.parametrize("stage", [1, 2])
