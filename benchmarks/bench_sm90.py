@@ -146,10 +146,11 @@ def run(args):
                     refs[stage] = (x, ref)
                 (x_q, sx), ref = refs[stage]
                 p = p1 if stage == 1 else p2
+                slot_rows = stage == 2 and kern.spec["mode"] == "reduce"
                 if stage == 1:
                     out = torch.empty(tokens, k, inter, dtype=torch.bfloat16, device="cuda")
                     N, K = 2 * inter, md
-                elif kern.spec["mode"] == "reduce":   # each (token, slot) row stored, summed by another kernel (untimed)
+                elif slot_rows:   # each (token, slot) row stored, summed by another kernel (untimed)
                     out = torch.full((tokens, k, md), float("nan"), dtype=torch.bfloat16, device="cuda")
                     N, K = md, inter
                 else:
@@ -159,7 +160,7 @@ def run(args):
                 w_bytes = p.w[0].numel() + (0 if p.scale is None else p.scale[0].numel() * p.scale.element_size())
                 call()
                 torch.cuda.synchronize()
-                err = rel_l2((out.float().sum(1) if out.dim() == 3 and stage == 2 else out.float()), ref)
+                err = rel_l2(out.float().sum(1) if slot_rows else out.float(), ref)
                 t = timed(call, flush)
                 bw = experts_touched * w_bytes / t
                 t_copy = same_bytes_copy(experts_touched * w_bytes, flush)

@@ -706,8 +706,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
         if swap:
             wg = e.op(f"arith.divui {wave}, {e.c(4)} : i32")
             w4 = e.op(f"arith.remui {wave}, {e.c(4)} : i32")
-            g, t2 = e.op(f"arith.divui {lane}, {e.c(4)} : i32"), e.mulc(e.op(f"arith.remui {lane}, {e.c(4)} : i32"), 2)
-            r0 = e.add(e.add(e.mulc(wg, 64), e.mulc(w4, 16)), g)
+            t2 = e.mulc(parts["t"], 2)
+            r0 = e.add(e.add(e.mulc(wg, 64), e.mulc(w4, 16)), parts["g"])
             n_pairs = tn // 8
             cols = [e.addc(t2, 8 * j) if bulk else e.add(e.mulc(by, tn), e.addc(t2, 8 * j)) for j in range(n_pairs)]
             scales = {}
