@@ -27,9 +27,11 @@ def main():
     p.add_argument("--stage", type=int, choices=(1, 2), required=True)
     p.add_argument("--dtype", default="int4_fp8")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--id", help="the artifact folder's kernel of this id (default: the case's first match)")
     p.add_argument("--peer", help="run the Triton peer in this block configuration, e.g. 128x256x64,8,3,8")
     a = p.parse_args()
-    kern = ArtifactSet(a.artifacts).find(shape=a.shape, stage=a.stage, tokens_hint=a.tokens, dtype=a.dtype)
+    arts = ArtifactSet(a.artifacts)
+    kern = arts.find(id=a.id) if a.id else arts.find(shape=a.shape, stage=a.stage, tokens_hint=a.tokens, dtype=a.dtype)
     if a.peer:
         return run_peer(kern.spec, a)
     for _ in range(a.repeat):

@@ -174,6 +174,14 @@ def runtime_suite(target: str):
                                               experts=e2, topk=k2, tokens_hint=tokens, tile_m=128, wgmma=1, waves=8,
                                               tile_n=tn, tile_k=128 // ACT_BYTES[DTYPES[dtype].act],
                                               tokens_m=tokens_m)))
+        # 192-token tiles of three warpgroups, each its 64 tokens as M; L's experts hold 1-2 such tiles; pairs
+        # of blocks sharing their weight boxes too
+        for extra in ({}, {"multicast": 2, "raster": 2}):
+            tokens, md2, inter2, e2, k2 = SHAPES["L"]
+            for stage in (1, 2):
+                specs.append(("L", KernelSpec(stage=stage, dtype=dtype, group_size=-1, out_dtype="bf16",
+                                              mode="atomic", target=target, model_dim=md2, inter_dim=inter2,
+                                              experts=e2, topk=k2, tokens_hint=tokens, tile_m=192, wgmma=1, **extra)))
         if get_target(target).clusters:   # weight boxes multicast to pairs of blocks: L's experts hold 2-4
             # token tiles (pairs inside one expert and across two), M routed onto one expert by the test
             for name, extra in (("L", {}), ("L", {"waves": 8}), ("M", {"raster": 2})):
@@ -222,9 +230,9 @@ def _tile_variants(target, dtype, tm):
         return [(tn, tk, w, pf, 0, None) for tn in (16, 32, 64, 128, 256) for tk in (128, 256, 512) for w in (2, 4)
                 for pf in (0, 1, 2, 3)]
     if wg.smem_a:    # both operands through the ring: its depth, K tiles of half a prepared chunk too, the
-        # weights by cp.async or (where the target has it) TMA
-        return [(tn, tk, w, 0, st, tma) for tn in (64, 128, 256) for tk in (64, 128, 256) for w in (4, 8)
-                for st in (3, 4, 6) for tma in ((0, 1) if t.tma else (0,))]
+        # weights by cp.async or (where the target has it) TMA; 192-token tiles: three warpgroups
+        return [(tn, tk, w, 0, st, tma) for tn in (64, 128, 256) for tk in (64, 128, 256)
+                for w in ((12,) if tm == 192 else (4, 8)) for st in (3, 4, 6) for tma in ((0, 1) if t.tma else (0,))]
     # weights in registers: loaded directly, a K tile ahead, or through the ring with the tokens
     return [(tn, tk, w, pf, st, None) for tn in (64, 128, 256) for tk in (128, 256) for w in (4, 8)
             for pf, st in ((0, 0), (1, 0), (2, 0), (0, 2), (0, 3), (0, 4))]
@@ -283,7 +291,8 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
             if dtypes and dtype not in dtypes:
                 continue
             prefill = dtype in (get_target(target).wgmma or {})   # tokens beyond decode: the wgmma kernel
-            tms = {layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=t)) for t in token_list
+            tms = {layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=t, model_dim=md, inter_dim=inter,
+                                           experts=e, topk=k)) for t in token_list
                    if ((t <= 64 and dtype in DECODE_TILE_DTYPES) or (t > 256 and prefill))
                    and (not tokens or t in tokens)}
             for tm in sorted(tms):

@@ -156,6 +156,21 @@ def test_prefill_tokens_m_two_warpgroups(artifacts, tokens_m, tile_n, dtype, sta
     check(f"{dtype} stage{stage} L 128-token tile tile_n {tile_n} tokens_m {tokens_m}", out, ref, seed)
 
 
+@pytest.mark.parametrize("multicast", [None, 2])
+@pytest.mark.parametrize("kind", ["uniform", "one_expert", "empty_experts"])
+@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("dtype", ["fp8", "bf16", "f16"])
+def test_prefill_three_warpgroups(artifacts, multicast, kind, dtype, stage):
+    """192-token tiles: three warpgroups (384 threads), each its 64 tokens as the MMA's M side over every
+    weight row of the tile (stage 1: 128 gate + 128 up rows; stage 2: 256 columns, added by bulk reductions);
+    L's experts hold 1-2 such tiles, most of them partial; routed onto one expert or half of them; pairs of
+    blocks sharing their weight boxes (multicast; stage 2 then adds per lane)."""
+    k = artifacts.find(shape="L", stage=stage, dtype=dtype, group_size=-1, wgmma=1, tile_m=192, multicast=multicast)
+    assert k.meta["block"] == 384 and k.meta["tokens_m"] == 1 and k.meta.get("cluster_y", 0) == (multicast or 0)
+    out, ref, seed = (run_stage1 if stage == 1 else run_stage2)(k, SHAPES["L"][0], kind=kind)
+    check(f"{dtype} stage{stage} L 192-token tile multicast {multicast} {kind}", out, ref, seed)
+
+
 @pytest.mark.parametrize("stage", [1, 2])
 @pytest.mark.parametrize("dtype", ["fp8", "bf16", "f16"])
 @pytest.mark.parametrize("shape,waves,raster,kind", [("L", None, None, "uniform"), ("L", 8, None, "uniform"),

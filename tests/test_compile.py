@@ -244,11 +244,12 @@ def test_artifacts_are_self_describing(tmp_path):
         assert meta["args"][-1] == "tokens:i32" or (meta["args"][-2:] == ["tokens:i32", "w_map"] and meta["tma"] == 1
                                                     and set(meta["w_map"]) == {"dims", "strides", "box", "swizzle"})
         # GEMM: 1, 2 or 4 warps (times k_waves where warps split K too); the prefill (wgmma) kernel also 2
-        # warpgroups
+        # warpgroups, or 3 at 192-token tiles
         kw = meta.get("k_waves", 1)
         assert kw == (e.get("k_waves") or kw)   # the user's, or the plan's (tuned table)
-        assert meta["block"] in ((256,) if e["kernel"] == "reduce" else (32, 64, 128, 256) if e.get("wgmma")
+        assert meta["block"] in ((256,) if e["kernel"] == "reduce" else (32, 64, 128, 256, 384) if e.get("wgmma")
                                  else (32 * kw, 64 * kw, 128 * kw))
+        assert (meta["block"] == 384) == (meta.get("tile_m") == 192)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -115,8 +115,11 @@ def test_plan_follows_the_tables_weight_path_and_block_order(dtype, stage):
     assert (plan["tma"], plan["raster"], plan["tile_n"], plan["multicast"], plan["tokens_m"]) == (
         entry["tma"], entry["raster"], entry["tile_n"], entry["multicast"], entry["tokens_m"])
     assert "from the tuned table" in notes[-1]
-    mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"]))
+    # (the weights by cp.async at the 128-token tiles: the table's 192-token ones take them by TMA only)
+    mine, _ = choose(dataclasses.replace(spec, raster=3, tma=1 - entry["tma"], tile_m=128))
     assert (mine["raster"], mine["tma"]) == (3, 1 - entry["tma"])
+    with pytest.raises(ValueError, match=r"tile_m 192 \(three warpgroups\) takes its weight tiles by TMA"):
+        choose(dataclasses.replace(spec, tma=0))
 
 
 def test_tensor_map_refuses_a_tensor_smaller_than_the_map():
@@ -193,6 +196,34 @@ def test_tokens_m_plan_isa_and_refusals():
     assert compile_kernel(KernelSpec(**{**base, "tile_m": 64, "waves": 8, "tile_n": 128})).launch.get("tokens_m") is None
     with pytest.raises(MoeCodegenError, match="tokens_m must be 0 or 1"):
         KernelSpec(tokens_m=2, **base).validate()
+
+
+def test_three_warpgroup_tiles():
+    """192-token tiles: three warpgroups (384 threads, at most 168 registers a thread), each its 64 tokens as
+    the MMA's M side; the layer's tile_m where an expert averages 384 rows or more (two such tiles), else
+    128. The fp8 kernel's per-row weight scales go through shared memory and its epilogue takes the tile's
+    columns in chunks, so it fits without spills too. Refused with the tokens as N, and waves 12 anywhere
+    else."""
+    from moe_codegen.compiler import compile as compile_kernel
+    from moe_codegen.errors import MoeCodegenError
+    from moe_codegen.spec import layer_tile_m
+
+    base = dict(stage=2, group_size=-1, target="sm_90", model_dim=256, inter_dim=128, experts=4, topk=2,
+                tokens_hint=1024, dtype="bf16")
+    assert layer_tile_m(KernelSpec(**base)) == 192
+    assert layer_tile_m(KernelSpec(**{**base, "tokens_hint": 512})) == 128     # 256 rows an expert
+    for dtype, stage, mma in (("bf16", 2, "m64n256k16.f32.bf16.bf16"), ("fp8", 1, "m64n256k32.f32.e4m3.e4m3"),
+                              ("fp8", 2, "m64n256k32.f32.e4m3.e4m3")):
+        k = compile_kernel(KernelSpec(**{**base, "dtype": dtype, "stage": stage}))
+        l = k.launch
+        assert (l["tile_m"], l["waves"], l["block"], l["tokens_m"], l.get("bulk_out", 0)) == (192, 12, 384, 1, stage - 1)
+        assert mma in k.isa and ".maxntid 384, 1, 1" in k.isa
+        assert k.resources["spill_store_bytes"] == 0 and k.resources["registers"] <= 168
+    for bad, msg in (({"tile_m": 192, "tokens_m": 0}, "tile_m 192 .* tokens_m 0 refused"),
+                     ({"tile_m": 128, "waves": 12}, r"waves 12 \(three warpgroups\): only the prefill kernel"),
+                     ({"dtype": "int4_bf16", "group_size": 32, "tile_m": 128, "waves": 12}, "waves 12")):
+        with pytest.raises(MoeCodegenError, match=msg):
+            compile_kernel(KernelSpec(**{**base, **bad}))
 
 
 def test_raster_suite_searches_weight_sharing():

@@ -144,18 +144,28 @@ def choose(spec):
 
     # the tokens as the MMA's M side (asked for): a warpgroup per 64 tokens, every warp over all the columns
     tokens_m_asked = spec.tokens_m == 1 and wgmma and atom.smem_a
+    # 192-token tiles: three warpgroups of 64 tokens, each the M side of its MMA (a block of 384 threads:
+    # at most 168 registers a thread)
+    three = bool(wgmma and atom.smem_a and tile_m == 192)
+    if three and spec.tokens_m == 0:
+        raise ValueError("tile_m 192 (three warpgroups of 64 tokens) takes the tokens as the MMA's M side only: "
+                         "tokens_m 0 refused")
+    if spec.waves == 12 and not three:
+        raise ValueError("waves 12 (three warpgroups): only the prefill kernel of weights used as stored with "
+                         "192-token tiles (tile_m 192)")
 
     def waves_for(tn):
         if spec.waves is not None:
             return spec.waves
-        if tokens_m_asked and tile_m in (64, 128):
+        if (tokens_m_asked or three) and tile_m in (64, 128, 192):
             return tile_m // 16
         if wgmma and atom.smem_a:   # one 16-column block per warp: one or two warpgroups
             waves = {4 * pair: 4, 8 * pair: 8}.get(tn, 0)
             return waves if waves and weight_split(geometry_of(target, spec.dtype), tn, tile_k, 32 * waves) else 0
         return next((w for w in ((MAX_WAVES,) if wgmma else (MAX_WAVES, 2, 1)) if (tn // pair) % w == 0), 0)
 
-    if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves and not tokens_m_asked:
+    if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves and not (
+            tokens_m_asked or three):
         raise ValueError(f"waves {spec.waves} must divide the {spec.tile_n // pair} column blocks of tile_n "
                          f"{spec.tile_n}")
 
@@ -180,7 +190,8 @@ def choose(spec):
         # a K loop that carries the next tile's loads holds them beside the accumulators: leave room
         budget = acc_budget // 2 if spec.prefetch and not wgmma else acc_budget
         for tn in (256, 128, 64, 32, 16, 8):
-            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves) or not waves_for(tn):
+            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves and not three) or \
+                    not waves_for(tn) or (three and tn * (2 if spec.stage == 1 else 1) > 256):
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
             if regs <= budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
@@ -202,6 +213,9 @@ def choose(spec):
         if not ss:
             raise ValueError("tma: only the prefill kernel of weights used as stored (fp8, bf16, f16 with wgmma: "
                              "both MMA operands in shared memory) loads its weight tiles by TMA")
+    if three and not tma:   # (384 threads: the weight copies by cp.async keep no static offsets)
+        raise ValueError(f"tile_m 192 (three warpgroups) takes its weight tiles by TMA (tma 1), got tma {tma}; "
+                         "tile_m 128 takes either")
     if ss:   # weights and tokens of `stages` K tiles in shared memory; the deepest ring that fits
         gate_up = 2 if spec.stage == 1 else 1
         ring = (tile_n * gate_up + tile_m) * tile_k * esize
@@ -233,6 +247,8 @@ def choose(spec):
         lds += (2 + stages) * tile_m * tile_k * esize
     multicast = spec.multicast or 0
     lds += TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0
+    if ss and tma and DTYPES[spec.dtype].weight_scaled:   # (the tokens-as-M kernel's weight-row scales)
+        lds += tile_n * (2 if spec.stage == 1 else 1) * 4
     if lds > target.lds_limit:
         raise ValueError(f"{stages} stages of tile {tile_m}x{tile_n}x{tile_k} need {lds} bytes of shared memory, "
                          f"over the {target.name} limit of {target.lds_limit}; use fewer stages or a smaller tile")
@@ -307,6 +323,8 @@ def choose(spec):
         tokens_m = int(why is None)
     elif tokens_m and why:
         raise ValueError(f"tokens_m 1: {why}")
+    if three and not tokens_m:
+        raise ValueError(f"tile_m 192 (three warpgroups) needs the tokens as the MMA's M side: {why}")
     return dict(tile_m=tile_m, tile_n=tile_n, tile_k=tile_k, waves=waves, prefetch=spec.prefetch or 0,
                 stages=stages, wgmma=wgmma, raster=raster, split_k=split_k, k_waves=k_waves, trim_m=trim_m,
                 tma=tma, multicast=multicast, bulk_out=bulk_out, tokens_m=tokens_m, smem=lds), notes

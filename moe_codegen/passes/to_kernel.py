@@ -42,6 +42,7 @@ from .registry import DiagnosedError, register
 PTR = "!llvm.ptr<1>"
 TOKEN_MASK = 0xFFFFFF
 F32X2 = "vector<2xf32>"
+SCALE_CHUNKS = 4   # column chunks of the tokens-as-M epilogue with per-row weight scales
 
 
 def _plan(op):
@@ -359,6 +360,26 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             issue_ss(k0, e.c(st), st * tk < K)
             if pair is not None:
                 issue_shared(k0, e.c(st), st * tk < K, e.c(st))
+        if swap and col_scaled:   # the tile's weight-row scales (gate rows, then up), once, into shared memory
+            # after the ring's barriers, read by the epilogue (the K loop's barriers come between): loaded
+            # into registers there, beside the running sums, they spilled at 384 threads (168 registers)
+            scale_at = wtiles.bytes + ttiles.bytes + TmaWeightTiles.barrier_bytes(stages, bool(multicast))
+            n_srows = tn * gu_count
+            for s0 in range(0, n_srows, W * waves):
+                r = e.addc(tid, s0)
+                partial = s0 + W * waves > n_srows
+                if partial:
+                    e.line(f"scf.if {e.op(f'arith.cmpi ult, {r}, {e.c(n_srows)} : i32')} {{")
+                    e.depth += 1
+                gu_r, c_r = e.op(f"arith.divui {r}, {e.c(tn)} : i32"), e.op(f"arith.remui {r}, {e.c(tn)} : i32")
+                wrow = e.add(e.add(e.mulc(by, tn), c_r), e.mulc(gu_r, inter))
+                sv = load(sw_e, e.mulc(wrow, 4), true, "f32")
+                ptr = e.op(f"llvm.getelementptr {smem}[{e.addc(e.mulc(r, 4), scale_at)}] "
+                           f": (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+                e.line(f"llvm.store {sv}, {ptr} : f32, !llvm.ptr<3>")
+                if partial:
+                    e.depth -= 1
+                    e.line("}")
     elif wgmma:   # the tile's tokens go through shared memory, once for every warp of the block
         if convert_a:
             raise MoeCodegenError(f"{atom.name}: the warpgroup kernel stages its {info.act} activations as stored")
@@ -710,23 +731,32 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             r0 = e.add(e.add(e.mulc(wg, 64), e.mulc(w4, 16)), parts["g"])
             n_pairs = tn // 8
             cols = [e.addc(t2, 8 * j) if bulk else e.add(e.mulc(by, tn), e.addc(t2, 8 * j)) for j in range(n_pairs)]
-            scales = {}
-            if col_scaled:   # the weight rows' scales: pair j of half gu
-                for j in range(n_pairs):
+
+            def swap_values(js, rows=(0, 1)):
+                """The lane's values of column pairs js, its rows (r, j, gate / up, pair element order), times
+                the weight rows' scales (pair j of half gu; staged in shared memory before the K loop)."""
+                scales = {}
+                for j in js if col_scaled else ():
                     for gu in range(gu_count):
-                        wrow = e.add(e.mulc(by, tn), e.addc(t2, 8 * j + gu * inter))
-                        sv = load(sw_e, e.mulc(wrow, 4), true, F32X2)
+                        at = e.addc(e.mulc(e.addc(t2, 8 * j + gu * tn), 4), scale_at)
+                        ptr = e.op(f"llvm.getelementptr {smem}[{at}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8")
+                        sv = e.op(f"llvm.load {ptr} {{alignment = 8 : i64}} : !llvm.ptr<3> -> {F32X2}")
                         scales[j, gu] = [e.op(f"vector.extract {sv}[{q}] : f32 from {F32X2}") for q in range(2)]
+                out = []
+                for r in rows:
+                    for j in js:
+                        for gu in range(gu_count):
+                            for q in range(2):
+                                v = e.op(f"vector.extract {accs[0]}[{4 * (j + gu * n_pairs) + 2 * r + q}] : f32 from {run_t}")
+                                if col_scaled:
+                                    v = e.op(f"arith.mulf {v}, {scales[j, gu][q]} : f32")
+                                out.append(v)
+                return out
             for r in range(2):
                 tile_row = e.addc(r0, 8 * r)
                 row_ops += row_operands(e.add(row0, tile_row), lambda t=tile_row: t)
-                for j in range(n_pairs):
-                    for gu in range(gu_count):
-                        for q in range(2):
-                            v = e.op(f"vector.extract {accs[0]}[{4 * (j + gu * n_pairs) + 2 * r + q}] : f32 from {run_t}")
-                            if col_scaled:
-                                v = e.op(f"arith.mulf {v}, {scales[j, gu][q]} : f32")
-                            values.append(v)
+                if not col_scaled:   # (with the scales: by chunks of columns, below)
+                    values += swap_values(range(n_pairs), (r,))
         for m in range(0 if swap else m_reps):
             for r_in_tile, elem_pairs in c_slots:
                 row_ops += row_operands(e.add(row0, e.addc(r_in_tile, m * atom.m)),
@@ -741,12 +771,19 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             e.line('"moe.async_wait"() {pending = 0 : i64} : () -> ()')
             e.line("gpu.barrier")
         dest = [e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")] if bulk else ["%out"]
-        operands = dest + row_ops + cols + values
-        types_in = (["!llvm.ptr<3>"] if bulk else [PTR]) + [i32, "i1", "f32", "f32"] * n_rows + [i32] * len(cols) \
-            + ["f32"] * len(values)
-        e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
-               f'cols = {len(cols)} : i64, gate_up = {gu_count} : i64, '
-               f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
+        # tokens as M with per-row weight scales: the tile's columns in chunks, each chunk's scales loaded after
+        # the stores of the one before (which they might alias), so they are not all held at once beside the
+        # running sums (spills at three warpgroups)
+        step = -(-n_pairs // SCALE_CHUNKS) if swap and col_scaled else 0
+        chunks = [range(c, min(c + step, n_pairs)) for c in range(0, n_pairs, step)] if step else [None]
+        for chunk in chunks:
+            c_cols, c_values = (cols, values) if chunk is None else ([cols[j] for j in chunk], swap_values(chunk))
+            operands = dest + row_ops + c_cols + c_values
+            types_in = (["!llvm.ptr<3>"] if bulk else [PTR]) + [i32, "i1", "f32", "f32"] * n_rows + \
+                [i32] * len(c_cols) + ["f32"] * len(c_values)
+            e.line(f'"moe.epilogue"({", ".join(operands)}) {{stage = {spec.stage} : i64, rows = {n_rows} : i64, '
+                   f'cols = {len(c_cols)} : i64, gate_up = {gu_count} : i64, '
+                   f'out_dtype = "{spec.out_dtype}", mode = "{spec.mode}"}} : ({", ".join(types_in)}) -> ()')
         if bulk:   # each real row of the tile added into the output by one bulk reduction of tn columns
             e.line('"moe.async_proxy_fence"() : () -> ()')
             e.line("gpu.barrier")
@@ -788,7 +825,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
                              wgmma=wgmma, raster=raster, **({"tma": 1} if tma else {}),
                              **({"cluster_y": multicast} if multicast else {}),
                              shared_bytes=(wtiles.bytes + ttiles.bytes +
-                                           (TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0)) if ss else
+                                           (TmaWeightTiles.barrier_bytes(stages, bool(multicast)) if tma else 0) +
+                                           (tn * gu_count * 4 if swap and col_scaled else 0)) if ss else
                              stages * slot_bytes + (staging.shared_bytes if staging else 0) + red_bytes,
                              # the column tiles' grid dimension (the other one: token tiles)
                              **{"grid_x" if raster else "grid_y": spec.out_n // tn},
