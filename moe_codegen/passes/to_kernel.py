@@ -772,8 +772,8 @@ def emit_kernel(spec, plan, module_name: str = "moe_kernels", loc: str | None = 
             e.line("gpu.barrier")
         dest = [e.op("llvm.mlir.addressof @moe_smem : !llvm.ptr<3>")] if bulk else ["%out"]
         # tokens as M with per-row weight scales: the tile's columns in chunks, each chunk's scales loaded after
-        # the stores of the one before (which they might alias), so they are not all held at once beside the
-        # running sums (spills at three warpgroups)
+        # the stores of the one before, so they are not all held at once beside the running sums (loaded up
+        # front, they spilled at three warpgroups: ptxas issued all 32 loads first)
         step = -(-n_pairs // SCALE_CHUNKS) if swap and col_scaled else 0
         chunks = [range(c, min(c + step, n_pairs)) for c in range(0, n_pairs, step)] if step else [None]
         for chunk in chunks:
