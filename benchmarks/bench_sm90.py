@@ -36,12 +36,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moe_codegen.artifacts import BENCH_DTYPES, BENCH_SHAPES, best_tiles  # noqa: E402
+from moe_codegen.artifacts import BENCH_DTYPES, BENCH_SHAPES, bench_tile_m, best_tiles  # noqa: E402
 from moe_codegen.host import make_topk, moe_sorting, ref_stage1, ref_stage2, rel_l2  # noqa: E402
 from moe_codegen.runtime.cuda import ArtifactSet  # noqa: E402
 from moe_codegen.runtime.selfcheck import activations, stage_weights  # noqa: E402
 from moe_codegen.spec import DTYPES  # noqa: E402
-from moe_codegen.spec import KernelSpec, layer_tile_m  # noqa: E402
 
 TARGET = "sm_90"
 WARMUP, REPS = 5, 30
@@ -83,13 +82,13 @@ def ceilings(flush):
 
 def kernels_for(arts, shape, tokens, sweep, dtype):
     """(stage, kernel) pairs to time: the planned kernel of each stage, or every tile variant (sweep)."""
-    tm = layer_tile_m(KernelSpec(dtype=dtype, target=TARGET, tokens_hint=tokens))
+    tm = bench_tile_m(TARGET, shape, dtype, tokens)
     for stage in (1, 2):
         if not sweep:
             yield stage, arts.find(shape=shape, stage=stage, tokens_hint=tokens, dtype=dtype)
             continue
         for e in arts.entries:
-            # (prefill: every token tile of the warpgroup kernels, 64 or 128, is a variant)
+            # (prefill: every token tile of the warpgroup kernels, 64, 128 or 192, is a variant)
             if e["shape"] == shape and e["stage"] == stage and e["dtype"] == dtype and (
                     e["tile_m"] == tm or min(e["tile_m"] or 0, tm) >= 64):
                 yield stage, arts.load(e)

@@ -205,6 +205,13 @@ BENCH_SHAPES = {
 BENCH_DTYPES = {"int4_fp8": 32, "int4_bf16": 32, "fp8": -1, "bf16": -1}   # dtype -> group size (-1: per row)
 
 
+def bench_tile_m(target: str, name: str, dtype: str, tokens: int) -> int:
+    """The layer's token tile (spec.layer_tile_m) of benchmark case `name` at `tokens` tokens."""
+    _, md, inter, e, k = BENCH_SHAPES[name]
+    return layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=tokens, model_dim=md, inter_dim=inter,
+                                   experts=e, topk=k))
+
+
 def bench_suite(target: str):
     """One kernel per case, dtype and token count, tiles as the plan picks them (tuned table included)."""
     specs = []
@@ -291,8 +298,7 @@ def tiles_suite(target: str, dtypes=None, tokens=None, finalists=None):
             if dtypes and dtype not in dtypes:
                 continue
             prefill = dtype in (get_target(target).wgmma or {})   # tokens beyond decode: the wgmma kernel
-            tms = {layer_tile_m(KernelSpec(dtype=dtype, target=target, tokens_hint=t, model_dim=md, inter_dim=inter,
-                                           experts=e, topk=k)) for t in token_list
+            tms = {bench_tile_m(target, name, dtype, t) for t in token_list
                    if ((t <= 64 and dtype in DECODE_TILE_DTYPES) or (t > 256 and prefill))
                    and (not tokens or t in tokens)}
             for tm in sorted(tms):

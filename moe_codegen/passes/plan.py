@@ -142,11 +142,12 @@ def choose(spec):
         if tile_k is None:
             raise ValueError(f"no tile_k in (64, 128, 256) is a multiple of {step} and divides K = {K}")
 
-    # the tokens as the MMA's M side (asked for): a warpgroup per 64 tokens, every warp over all the columns
-    tokens_m_asked = spec.tokens_m == 1 and wgmma and atom.smem_a
     # 192-token tiles: three warpgroups of 64 tokens, each the M side of its MMA (a block of 384 threads:
     # at most 168 registers a thread)
     three = bool(wgmma and atom.smem_a and tile_m == 192)
+    # the tokens as the MMA's M side (asked for, or 192 tokens): a warpgroup per 64 tokens, every warp over all
+    # the columns, which need not split into one 16-column block per warp; N = the tile's weight rows <= 256
+    tokens_as_m = bool(spec.tokens_m == 1 and wgmma and atom.smem_a) or three
     if three and spec.tokens_m == 0:
         raise ValueError("tile_m 192 (three warpgroups of 64 tokens) takes the tokens as the MMA's M side only: "
                          "tokens_m 0 refused")
@@ -157,15 +158,14 @@ def choose(spec):
     def waves_for(tn):
         if spec.waves is not None:
             return spec.waves
-        if (tokens_m_asked or three) and tile_m in (64, 128, 192):
+        if tokens_as_m and tile_m in (64, 128, 192):
             return tile_m // 16
         if wgmma and atom.smem_a:   # one 16-column block per warp: one or two warpgroups
             waves = {4 * pair: 4, 8 * pair: 8}.get(tn, 0)
             return waves if waves and weight_split(geometry_of(target, spec.dtype), tn, tile_k, 32 * waves) else 0
         return next((w for w in ((MAX_WAVES,) if wgmma else (MAX_WAVES, 2, 1)) if (tn // pair) % w == 0), 0)
 
-    if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves and not (
-            tokens_m_asked or three):
+    if spec.waves is not None and spec.tile_n is not None and (spec.tile_n // pair) % spec.waves and not tokens_as_m:
         raise ValueError(f"waves {spec.waves} must divide the {spec.tile_n // pair} column blocks of tile_n "
                          f"{spec.tile_n}")
 
@@ -190,8 +190,8 @@ def choose(spec):
         # a K loop that carries the next tile's loads holds them beside the accumulators: leave room
         budget = acc_budget // 2 if spec.prefetch and not wgmma else acc_budget
         for tn in (256, 128, 64, 32, 16, 8):
-            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves and not three) or \
-                    not waves_for(tn) or (three and tn * (2 if spec.stage == 1 else 1) > 256):
+            if tn % pair or out_n % tn or (spec.waves and (tn // pair) % spec.waves and not tokens_as_m) or \
+                    not waves_for(tn) or (tokens_as_m and tn * (2 if spec.stage == 1 else 1) > 256):
                 continue
             regs = acc_registers(spec.stage, tile_m, tn, waves_for(tn), atom, grouped)
             if regs <= budget and tn // waves_for(tn) <= MAX_WAVE_COLS:
